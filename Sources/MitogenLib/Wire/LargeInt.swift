@@ -1,0 +1,127 @@
+/// A Python int of any size, as pickle's LONG1/LONG4 carry it: minimal
+/// little-endian two's complement bytes (zero is no bytes at all).
+///
+/// Only what the wire needs: exact storage, conversion to and from `Int`,
+/// and decimal text for printing and parsing literals. No arithmetic.
+public struct LargeInt: Sendable, Hashable, CustomStringConvertible {
+    /// Minimal little-endian two's complement bytes.
+    public let bytes: [UInt8]
+
+    /// Wraps pickle's bytes, dropping redundant sign-extension bytes.
+    public init(twosComplementLittleEndian raw: [UInt8]) {
+        var b = raw
+        while let last = b.last {
+            let prev: UInt8? = b.count >= 2 ? b[b.count - 2] : nil
+            if last == 0x00, prev.map({ $0 & 0x80 == 0 }) ?? true {
+                b.removeLast()
+            } else if last == 0xff, let p = prev, p & 0x80 != 0 {
+                b.removeLast()
+            } else {
+                break
+            }
+        }
+        bytes = b
+    }
+
+    public init(_ value: Int) {
+        var raw: [UInt8] = []
+        var v = UInt64(bitPattern: Int64(value))
+        for _ in 0..<8 {
+            raw.append(UInt8(truncatingIfNeeded: v))
+            v >>= 8
+        }
+        self.init(twosComplementLittleEndian: raw)
+    }
+
+    public var isNegative: Bool { (bytes.last ?? 0) & 0x80 != 0 }
+
+    /// The value as `Int64`, when it fits.
+    public var int64Value: Int64? {
+        guard bytes.count <= 8 else { return nil }
+        var v: UInt64 = isNegative ? ~0 : 0
+        for (i, b) in bytes.enumerated() {
+            v &= ~(UInt64(0xff) << (8 * UInt64(i)))
+            v |= UInt64(b) << (8 * UInt64(i))
+        }
+        return Int64(bitPattern: v)
+    }
+
+    /// Magnitude as little-endian 32-bit limbs, and the sign.
+    private var signAndMagnitude: (negative: Bool, limbs: [UInt32]) {
+        var b = bytes
+        let negative = isNegative
+        if negative {
+            // Two's complement negate: invert and add one.
+            var carry: UInt16 = 1
+            for i in b.indices {
+                let s = UInt16(~b[i]) + carry
+                b[i] = UInt8(truncatingIfNeeded: s)
+                carry = s >> 8
+            }
+            if carry != 0 { b.append(UInt8(carry)) }
+        }
+        var limbs = [UInt32](repeating: 0, count: (b.count + 3) / 4)
+        for (i, byte) in b.enumerated() { limbs[i / 4] |= UInt32(byte) << (8 * UInt32(i % 4)) }
+        while limbs.last == 0 { limbs.removeLast() }
+        return (negative, limbs)
+    }
+
+    /// Decimal text, as Python's `repr(int)`.
+    public var description: String {
+        var (negative, limbs) = signAndMagnitude
+        if limbs.isEmpty { return "0" }
+        var chunks: [UInt32] = []  // base 10^9, least significant first
+        while !limbs.isEmpty {
+            var rem: UInt64 = 0
+            for i in stride(from: limbs.count - 1, through: 0, by: -1) {
+                let cur = (rem << 32) | UInt64(limbs[i])
+                limbs[i] = UInt32(cur / 1_000_000_000)
+                rem = cur % 1_000_000_000
+            }
+            chunks.append(UInt32(rem))
+            while limbs.last == 0 { limbs.removeLast() }
+        }
+        var text = negative ? "-" : ""
+        text += String(chunks.removeLast())
+        for chunk in chunks.reversed() {
+            let s = String(chunk)
+            text += String(repeating: "0", count: 9 - s.count) + s
+        }
+        return text
+    }
+
+    /// Parses optional sign and decimal digits (underscores allowed, as in
+    /// Python literals). Returns nil for anything else.
+    public init?(decimal text: some StringProtocol) {
+        var digits = Substring(text)
+        var negative = false
+        if let first = digits.first, first == "-" || first == "+" {
+            negative = first == "-"
+            digits = digits.dropFirst()
+        }
+        let clean = digits.filter { $0 != "_" }
+        guard !clean.isEmpty, clean.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
+        var limbs: [UInt32] = []  // magnitude, little-endian base 2^32
+        for ch in clean {
+            var carry = UInt64(ch.asciiValue! - 48)
+            for i in limbs.indices {
+                let cur = UInt64(limbs[i]) * 10 + carry
+                limbs[i] = UInt32(truncatingIfNeeded: cur)
+                carry = cur >> 32
+            }
+            if carry != 0 { limbs.append(UInt32(carry)) }
+        }
+        var raw: [UInt8] = []
+        for limb in limbs { for s in 0..<4 { raw.append(UInt8(truncatingIfNeeded: limb >> (8 * UInt32(s)))) } }
+        raw.append(0)  // room for the sign bit
+        if negative {
+            var carry: UInt16 = 1
+            for i in raw.indices {
+                let s = UInt16(~raw[i]) + carry
+                raw[i] = UInt8(truncatingIfNeeded: s)
+                carry = s >> 8
+            }
+        }
+        self.init(twosComplementLittleEndian: raw)
+    }
+}

@@ -1,0 +1,1 @@
+print("mitogen-tui: not yet")

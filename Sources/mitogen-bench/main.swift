@@ -1,0 +1,1 @@
+print("mitogen-bench: not yet")

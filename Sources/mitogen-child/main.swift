@@ -1,0 +1,1 @@
+print("mitogen-child: not yet")
