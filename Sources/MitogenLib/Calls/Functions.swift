@@ -1,0 +1,67 @@
+import Synchronization
+
+/// What a function running in a context may ask about where it runs: the
+/// Swift form of Mitogen's `takes_econtext` / `takes_router`.
+///
+/// Core fills in the router and the calling message when it dispatches a call.
+public final class CallContext: Sendable {
+    /// The registered name being run, e.g. `"os.getpid"`.
+    public let function: String
+    /// Core's router (opaque at this layer; Core offers it typed).
+    package let routerRef: (any AnyObject & Sendable)?
+    /// Id of the context that sent the call.
+    public let callerID: UInt32
+
+    package init(function: String, routerRef: (any AnyObject & Sendable)?, callerID: UInt32) {
+        self.function = function
+        self.routerRef = routerRef
+        self.callerID = callerID
+    }
+}
+
+/// A function a context can run by name, at the `Value` level.
+public typealias RawFunction = @Sendable (_ args: [Value], _ kwargs: PyDict, _ context: CallContext) throws -> Value
+
+/// The registry of named functions a context can run: Python's "call any
+/// function" becomes "call any registered name" (DESIGN §5).
+///
+/// `mitogen-child` registers the builtin catalog at start; a Swift program
+/// that builds its own child registers more before calling `Mitogen.main`.
+public enum Functions {
+    /// One registered function and how to describe it.
+    public struct Entry: Sendable {
+        public let name: String
+        /// Python-flavoured signature for `mitogen.functions`, e.g. `"(path: str) -> list[str]"`.
+        public let signature: String
+        public let summary: String
+        public let body: RawFunction
+    }
+
+    private static let table = Mutex<[String: Entry]>([:])
+
+    /// Registers (or replaces) `name`.
+    public static func register(_ name: String, signature: String = "(...)", summary: String = "", _ body: @escaping RawFunction) {
+        table.withLock { $0[name] = Entry(name: name, signature: signature, summary: summary, body: body) }
+    }
+
+    public static func lookup(_ name: String) -> Entry? { table.withLock { $0[name] } }
+
+    /// Every registered function, sorted by name.
+    public static var all: [Entry] { table.withLock { $0.values.sorted { $0.name < $1.name } } }
+}
+
+/// A Python-style exception raised by a function: the caller sees it as a
+/// `CallError` whose text is `"<module>.<type>: <message>"`, as Mitogen formats it
+/// (`builtins.FileNotFoundError: [Errno 2] No such file or directory: '/x'`).
+public struct PyException: Error, Sendable, CustomStringConvertible {
+    /// Qualified Python type, e.g. `"builtins.FileNotFoundError"`.
+    public var type: String
+    public var message: String
+
+    public init(_ type: String, _ message: String) {
+        self.type = type.contains(".") ? type : "builtins." + type
+        self.message = message
+    }
+
+    public var description: String { "\(type): \(message)" }
+}
