@@ -1,0 +1,16 @@
+#!/bin/sh
+# The whole test suite: installs what the tests need, builds, runs every test
+# against real parts, then runs the pickle fuzzer for a bounded time and the
+# benchmark once in quick mode (to prove it runs; it asserts nothing on speed).
+set -eu
+cd "$(dirname "$0")/.."
+scripts/setup-test-env.sh
+export MITOGEN_PYTHON="$PWD/.venv/bin/python"
+swift build
+swift test --no-parallel 2>&1 | tee .build/test-output.txt
+if [ -x scripts/fuzz-pickle.sh ]; then
+    scripts/fuzz-pickle.sh "${FUZZ_SECONDS:-60}"
+fi
+swift build -c release --product mitogen-bench
+.build/release/mitogen-bench --quick >/dev/null
+echo "test.sh: all green"
