@@ -1,0 +1,312 @@
+import CMitogenSys
+import Glibc
+import Synchronization
+
+/// One readable/writable descriptor the Broker watches, with what to do when
+/// it is ready (Mitogen's `Side`). Handlers run on the broker thread.
+public final class BrokerSide: @unchecked Sendable {
+    // @unchecked: `interest`, the handlers and `registration` are touched only on the broker thread.
+    public let fd: Int32
+    /// Keeps the broker alive during shutdown while this side is registered
+    /// (Mitogen's `Side.keep_alive`, e.g. while draining logs).
+    public var keepAlive: Bool
+    var onReadable: (() -> Void)?
+    var onWritable: (() -> Void)?
+    var interest: UInt32 = 0
+    var registration: UInt64 = 0
+
+    public init(fd: Int32, keepAlive: Bool = true) {
+        self.fd = fd
+        self.keepAlive = keepAlive
+    }
+}
+
+/// A cancellable timer on the broker thread.
+public final class BrokerTimer: @unchecked Sendable {
+    // @unchecked: `cancelled` is an atomic; the rest is immutable.
+    let deadline: Double
+    let fn: @Sendable () -> Void
+    private let cancelled = Atomic<Bool>(false)
+    init(deadline: Double, fn: @escaping @Sendable () -> Void) {
+        self.deadline = deadline
+        self.fn = fn
+    }
+    public func cancel() { cancelled.store(true, ordering: .relaxed) }
+    var isCancelled: Bool { cancelled.load(ordering: .relaxed) }
+}
+
+/// The I/O multiplexer: one thread running an epoll loop over non-blocking
+/// descriptors, with an eventfd to wake it for `defer` and a timer list.
+///
+/// User threads never touch a descriptor the broker owns; they hand work to
+/// the broker with `defer`, which runs it on the broker thread (at once if
+/// already there). `shutdown()` asks every registered participant to close
+/// gracefully, waits up to `shutdownTimeout` seconds while `keepAlive` holds,
+/// then forces the rest and runs the exit handlers; `join()` waits for that.
+///
+/// ```swift
+/// let broker = Broker()
+/// broker.defer { print("on the broker thread") }
+/// broker.shutdown(); broker.join()
+/// ```
+public final class Broker: @unchecked Sendable {
+    // @unchecked: loop state (`sides`, `timers`, `state`) is touched only on the
+    // broker thread (asserted); cross-thread entries go through `queue` (a Mutex)
+    // and the eventfd.
+
+    /// Grace seconds for streams to close during `shutdown` (seed: 3.0 in a
+    /// child, 5.0 in a master).
+    public let shutdownTimeout: Double
+
+    private let epfd: Int32
+    private let wakeFD: Int32
+    private let queue = Mutex<[@Sendable () -> Void]>([])
+    private let wakePending = Atomic<Bool>(false)
+    private var thread = pthread_t()
+    private let threadID = Atomic<UInt>(0)
+    private let exited = Latch<Bool>()
+    private let running = Atomic<Bool>(true)
+
+    private var sides: [UInt64: BrokerSide] = [:]
+    private var nextRegistration: UInt64 = 1
+    private var timers: [BrokerTimer] = []
+    private var shutdownDeadline: Double?
+    private var shutdownHandlers: [() -> Void] = []
+    private var forceHandlers: [() -> Void] = []
+    private var exitHandlers: [() -> Void] = []
+
+    /// Starts the broker thread.
+    public init(shutdownTimeout: Double = 5.0, name: String = "mitogen.broker") {
+        self.shutdownTimeout = shutdownTimeout
+        // A write to a closed pipe must be an EPIPE result, never a fatal signal.
+        signal(SIGPIPE, SIG_IGN)
+        epfd = epoll_create1(Int32(EPOLL_CLOEXEC))
+        precondition(epfd >= 0, "epoll_create1 failed: errno \(errno)")
+        wakeFD = eventfd(0, Int32(EFD_CLOEXEC | EFD_NONBLOCK))
+        precondition(wakeFD >= 0, "eventfd failed: errno \(errno)")
+        var ev = epoll_event(events: EPOLLIN.rawValue, data: epoll_data_t(u64: 0))
+        epoll_ctl(epfd, EPOLL_CTL_ADD, wakeFD, &ev)
+        thread = startThread(name: name) { [self] in self.loop() }
+    }
+
+    /// True when called on this broker's thread.
+    public var isOnBrokerThread: Bool { threadID.load(ordering: .acquiring) == UInt(pthread_self()) }
+
+    /// True until the broker thread has finished its exit handlers.
+    public var isRunning: Bool { running.load(ordering: .acquiring) }
+
+    /// Runs `fn` on the broker thread: now if this is the broker thread,
+    /// otherwise soon. Safe from any thread. Work deferred after exit is dropped.
+    public func `defer`(_ fn: @escaping @Sendable () -> Void) {
+        if isOnBrokerThread {
+            fn()
+            return
+        }
+        queue.withLock { $0.append(fn) }
+        wake()
+    }
+
+    private func wake() {
+        if !wakePending.exchange(true, ordering: .acquiringAndReleasing) {
+            var one: UInt64 = 1
+            _ = write(wakeFD, &one, 8)
+        }
+    }
+
+    // MARK: Registration (broker thread)
+
+    /// Starts delivering readability of `side` to `handler`.
+    func startReceive(_ side: BrokerSide, _ handler: @escaping () -> Void) {
+        assertOnBroker()
+        side.onReadable = handler
+        update(side, interest: side.interest | EPOLLIN.rawValue)
+    }
+
+    func stopReceive(_ side: BrokerSide) {
+        assertOnBroker()
+        update(side, interest: side.interest & ~EPOLLIN.rawValue)
+    }
+
+    /// Starts delivering writability of `side` to `handler`.
+    func startTransmit(_ side: BrokerSide, _ handler: @escaping () -> Void) {
+        assertOnBroker()
+        side.onWritable = handler
+        update(side, interest: side.interest | EPOLLOUT.rawValue)
+    }
+
+    func stopTransmit(_ side: BrokerSide) {
+        assertOnBroker()
+        update(side, interest: side.interest & ~EPOLLOUT.rawValue)
+    }
+
+    /// Stops watching `side` entirely (before its fd is closed).
+    func remove(_ side: BrokerSide) {
+        assertOnBroker()
+        update(side, interest: 0)
+    }
+
+    private func update(_ side: BrokerSide, interest: UInt32) {
+        guard interest != side.interest || (interest != 0 && side.registration == 0) else { return }
+        if interest == 0 {
+            if side.registration != 0 {
+                epoll_ctl(epfd, EPOLL_CTL_DEL, side.fd, nil)
+                sides[side.registration] = nil
+                side.registration = 0
+            }
+        } else if side.registration == 0 {
+            side.registration = nextRegistration
+            nextRegistration += 1
+            sides[side.registration] = side
+            var ev = epoll_event(events: interest, data: epoll_data_t(u64: side.registration))
+            let rc = epoll_ctl(epfd, EPOLL_CTL_ADD, side.fd, &ev)
+            precondition(rc == 0, "epoll_ctl ADD fd \(side.fd) failed: errno \(errno)")
+        } else {
+            var ev = epoll_event(events: interest, data: epoll_data_t(u64: side.registration))
+            epoll_ctl(epfd, EPOLL_CTL_MOD, side.fd, &ev)
+        }
+        side.interest = interest
+    }
+
+    /// Runs `fn` on the broker thread after `seconds`. Safe from any thread.
+    @discardableResult
+    public func after(_ seconds: Double, _ fn: @escaping @Sendable () -> Void) -> BrokerTimer {
+        let timer = BrokerTimer(deadline: monotonicNow() + seconds, fn: fn)
+        self.defer { [self] in
+            let i = timers.firstIndex { $0.deadline > timer.deadline } ?? timers.count
+            timers.insert(timer, at: i)
+        }
+        return timer
+    }
+
+    /// Registers work for `shutdown()`: `graceful` runs when shutdown starts,
+    /// `force` when the grace time is over, `exit` just before the thread ends.
+    func addLifecycleHandlers(graceful: (() -> Void)? = nil, force: (() -> Void)? = nil, exit: (() -> Void)? = nil) {
+        assertOnBroker()
+        if let graceful { shutdownHandlers.append(graceful) }
+        if let force { forceHandlers.append(force) }
+        if let exit { exitHandlers.append(exit) }
+    }
+
+    /// True while any registered side asks to be kept alive.
+    public var keepAlive: Bool {
+        assertOnBroker()
+        return sides.values.contains { $0.keepAlive }
+    }
+
+    /// Asks the broker to shut down gracefully. Safe from any thread; returns at once.
+    public func shutdown() {
+        self.defer { [self] in
+            guard shutdownDeadline == nil else { return }
+            shutdownDeadline = monotonicNow() + shutdownTimeout
+            for h in shutdownHandlers { h() }
+        }
+    }
+
+    /// Waits until the broker thread has exited (after `shutdown()`).
+    /// - Parameter timeout: seconds to wait, nil for ever.
+    /// - Throws: `TimeoutError` if it is still running then.
+    public func join(timeout: Double? = nil) throws(TimeoutError) {
+        if !isRunning { return }
+        do {
+            _ = try exited.get(timeout: timeout)
+            try? exited.put(true)  // let other joiners through too
+        } catch let e as TimeoutError {
+            throw e
+        } catch {
+            return
+        }
+    }
+
+    private func assertOnBroker() {
+        assert(isOnBrokerThread, "must run on the broker thread")
+    }
+
+    // MARK: The loop
+
+    private func loop() {
+        threadID.store(UInt(pthread_self()), ordering: .releasing)
+        blockAsyncSignalsOnThisThread()
+        var events = [epoll_event](repeating: epoll_event(), count: 64)
+        while true {
+            runDeferred()
+            runTimers()
+            if let deadline = shutdownDeadline {
+                if !keepAlive || monotonicNow() >= deadline { break }
+            }
+            let timeoutMS = nextTimeoutMS()
+            let n = events.withUnsafeMutableBufferPointer { epoll_wait(epfd, $0.baseAddress, 64, timeoutMS) }
+            if n < 0 {
+                precondition(errno == EINTR, "epoll_wait failed: errno \(errno)")
+                continue
+            }
+            for i in 0..<Int(n) {
+                let reg = events[i].data.u64
+                let flags = events[i].events
+                if reg == 0 {
+                    var value: UInt64 = 0
+                    _ = read(wakeFD, &value, 8)
+                    wakePending.store(false, ordering: .releasing)
+                    continue
+                }
+                // Hang-up and error count as readable: the reader sees EOF or the error.
+                if flags & (EPOLLIN.rawValue | EPOLLHUP.rawValue | EPOLLERR.rawValue) != 0,
+                    let side = sides[reg], side.interest & EPOLLIN.rawValue != 0
+                {
+                    side.onReadable?()
+                }
+                if flags & (EPOLLOUT.rawValue | EPOLLERR.rawValue | EPOLLHUP.rawValue) != 0,
+                    let side = sides[reg], side.interest & EPOLLOUT.rawValue != 0
+                {
+                    side.onWritable?()
+                }
+            }
+        }
+        for h in forceHandlers { h() }
+        runDeferred()
+        for h in exitHandlers { h() }
+        running.store(false, ordering: .releasing)
+        // Drop anything deferred after exit rather than leaking it silently.
+        _ = queue.withLock { q in q.removeAll() }
+        close(epfd)
+        close(wakeFD)
+        try? exited.put(true)
+    }
+
+    private func runDeferred() {
+        while true {
+            let work = queue.withLock { q -> [@Sendable () -> Void] in
+                defer { q.removeAll(keepingCapacity: true) }
+                return q
+            }
+            if work.isEmpty { return }
+            for fn in work { fn() }
+        }
+    }
+
+    private func runTimers() {
+        guard !timers.isEmpty else { return }
+        let now = monotonicNow()
+        while let first = timers.first, first.deadline <= now {
+            timers.removeFirst()
+            if !first.isCancelled { first.fn() }
+        }
+        timers.removeAll { $0.isCancelled }
+    }
+
+    private func nextTimeoutMS() -> Int32 {
+        var next = timers.first?.deadline
+        if let d = shutdownDeadline { next = min(next ?? d, d) }
+        guard let next else { return -1 }
+        let ms = (next - monotonicNow()) * 1000
+        return ms <= 0 ? 0 : Int32(min(ms.rounded(.up), 60_000))
+    }
+}
+
+/// Keeps SIGWINCH, SIGCHLD and friends on the main thread: the broker and
+/// worker threads block them (btop's rule; the console relies on it).
+func blockAsyncSignalsOnThisThread() {
+    var set = sigset_t()
+    sigemptyset(&set)
+    for s in [SIGWINCH, SIGCHLD, SIGINT, SIGTERM, SIGHUP] { sigaddset(&set, s) }
+    pthread_sigmask(SIG_BLOCK, &set, nil)
+}
