@@ -1,0 +1,154 @@
+import Synchronization
+
+/// A context: a process (local or remote) running MitogenLib that this
+/// program can send messages to and call functions in (Mitogen's `Context`).
+///
+/// There is one canonical `Context` per id per router (`router.context(byID:)`);
+/// contexts received in messages resolve to it. Calls go through
+/// `defaultCallChain` (not pipelined); make a `CallChain(context, pipelined: true)`
+/// to pipeline calls whose failures must stop the ones after.
+public final class Context: Sendable {
+    public let router: Router
+    public let contextID: UInt32
+    private let nameBox: Mutex<String?>
+    private let disconnected = Atomic<Bool>(false)
+    private let listeners = Mutex<[@Sendable () -> Void]>([])
+    private let chain = Mutex<CallChain?>(nil)
+
+    init(router: Router, id: UInt32, name: String?) {
+        self.router = router
+        self.contextID = id
+        self.nameBox = Mutex(name)
+    }
+
+    /// The context's name, e.g. `local.4242` or `ssh.web1`.
+    public var name: String? { nameBox.withLock { $0 } }
+    func setName(_ name: String) { nameBox.withLock { $0 = name } }
+
+    /// True once the context's stream died or it shut down.
+    public var isDisconnected: Bool { disconnected.load(ordering: .acquiring) }
+
+    /// Runs `fn` once when the context disconnects (at once if it already has).
+    public func onDisconnect(_ fn: @escaping @Sendable () -> Void) {
+        let now = listeners.withLock { list -> Bool in
+            if disconnected.load(ordering: .acquiring) { return true }
+            list.append(fn)
+            return false
+        }
+        if now { fn() }
+    }
+
+    func fireDisconnect() {
+        guard !disconnected.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        let fns = listeners.withLock { list in
+            defer { list.removeAll() }
+            return list
+        }
+        for fn in fns { fn() }
+    }
+
+    // MARK: Messages
+
+    /// Sends `message` to this context (`dstID` set to it, `srcID`/`authID` to us).
+    public func send(_ message: Message) {
+        var m = message
+        m.dstID = contextID
+        m.srcID = router.contextID
+        m.authID = router.contextID
+        router.route(m)
+    }
+
+    /// Sends `message` with replies directed to a new `Receiver`, which is returned.
+    /// - Parameter persist: false for a single reply.
+    public func sendAsync(_ message: Message, persist: Bool = false) throws -> Receiver {
+        let receiver = try Receiver(router: router, persist: persist, respondent: self)
+        var m = message
+        m.replyTo = receiver.handle
+        send(m)
+        return receiver
+    }
+
+    /// Sends `message` and waits for its single reply.
+    /// - Parameter deadline: seconds to wait, or nil for no limit.
+    /// - Throws: `TimeoutError`, `ChannelError`, `CallError`.
+    public func sendAwait(_ message: Message, deadline: Double? = nil) throws -> Value {
+        let receiver = try sendAsync(message)
+        defer { receiver.close() }
+        return try receiver.get(timeout: deadline).unpickle()
+    }
+
+    // MARK: Calls
+
+    /// The chain `call`, `callAsync` and `callNoReply` use: not pipelined.
+    public var defaultCallChain: CallChain {
+        chain.withLock { c in
+            if let c { return c }
+            let made = CallChain(self, pipelined: false)
+            c = made
+            return made
+        }
+    }
+
+    /// Calls `function` with `args` and waits for its result, decoded as `R`.
+    /// - Throws: `CallError` if it raised remotely, `ChannelError` if the context died.
+    public func call<R: Decodable, each A: Encodable>(_ function: String, _ args: repeat each A) throws -> R {
+        try defaultCallChain.call(function, repeat each args)
+    }
+
+    /// Calls `function` and waits for its result as a `Value` (or ignores it).
+    @discardableResult
+    public func call<each A: Encodable>(_ function: String, _ args: repeat each A) throws -> Value {
+        try defaultCallChain.call(function, repeat each args)
+    }
+
+    /// The async twin of `call`.
+    public func call<R: Decodable, each A: Encodable>(_ function: String, _ args: repeat each A) async throws -> R {
+        try await defaultCallChain.call(function, repeat each args)
+    }
+
+    /// Starts a call and returns the receiver of its reply.
+    public func callAsync<each A: Encodable>(_ function: String, _ args: repeat each A) throws -> Receiver {
+        try defaultCallChain.callAsync(function, repeat each args)
+    }
+
+    /// Starts a call whose result nobody waits for.
+    public func callNoReply<each A: Encodable>(_ function: String, _ args: repeat each A) throws {
+        try defaultCallChain.callNoReply(function, repeat each args)
+    }
+
+    /// Calls `function` with `Value` arguments and keyword arguments.
+    @discardableResult
+    public func callValue(_ function: String, args: [Value] = [], kwargs: PyDict = PyDict(), timeout: Double? = nil) throws -> Value {
+        try defaultCallChain.callValue(function, args: args, kwargs: kwargs, timeout: timeout)
+    }
+
+    // MARK: Shutdown
+
+    /// Asks the context to shut down gracefully (a SHUTDOWN message).
+    /// - Parameters:
+    ///   - wait: block until it has disconnected.
+    ///   - timeout: with `wait`, seconds before giving up with `TimeoutError`.
+    /// - Returns: a latch that yields `true` when the context is gone.
+    @discardableResult
+    public func shutdown(wait: Bool = false, timeout: Double? = nil) throws -> Latch<Bool> {
+        let latch = Latch<Bool>()
+        onDisconnect { try? latch.put(true) }
+        send(Message(handle: Handle.shutdown))
+        if wait {
+            _ = try latch.get(timeout: timeout)
+            try? latch.put(true)
+        }
+        return latch
+    }
+}
+
+extension Context: Hashable {
+    public static func == (lhs: Context, rhs: Context) -> Bool {
+        lhs.contextID == rhs.contextID && lhs.router === rhs.router
+    }
+    public func hash(into hasher: inout Hasher) { hasher.combine(contextID) }
+}
+
+extension Context: CustomStringConvertible {
+    public var description: String { "Context(\(contextID), \(name.map { "'\($0)'" } ?? "None"))" }
+}

@@ -1,0 +1,71 @@
+/// The seed's Message API that needs Core: typed `router`/`receiver`,
+/// `unpickle(throw:)` and `reply(...)`.
+extension Message {
+    /// The router that delivered this message; nil for locally built messages.
+    public var router: Router? {
+        get { routerRef as? Router }
+        set { routerRef = newValue }
+    }
+
+    /// The receiver this message last arrived on (set by `Receiver` and `Select`).
+    public var receiver: Receiver? {
+        get { receiverRef as? Receiver }
+        set { receiverRef = newValue }
+    }
+
+    /// The data as a `Value`.
+    /// - Parameter throw: if true (the default), a `CallError` payload is thrown.
+    /// - Throws: `ChannelError` for a dead message, `CallError` (when `throw`),
+    ///   `StreamError("invalid message: ...")` for data that does not decode.
+    public func unpickle(throw: Bool = true) throws -> Value {
+        if isDead { throw ChannelError(deadText) }
+        let value: Value
+        do {
+            value = try decodeValue()
+        } catch {
+            throw StreamError("invalid message: \(error)")
+        }
+        if `throw`, case .callError(let text) = value { throw CallError(text: text) }
+        return value
+    }
+
+    /// Decodes the data into `T` (throwing a remote `CallError` as such).
+    public func unpickle<T: Decodable>(_ type: T.Type = T.self) throws -> T {
+        let value = try unpickle(throw: true)
+        return try ValueDecoder().decode(T.self, from: value)
+    }
+
+    /// The text of a dead message: its reason, or Mitogen's default when empty.
+    var deadText: String {
+        if !data.isEmpty { return deadReason }
+        if let router, router.contextID == srcID { return ChannelError.localEnd }
+        return ChannelError.remoteEnd
+    }
+
+    /// Sends `value` to `replyTo` in the context that sent this message.
+    /// Does nothing if no reply was asked for.
+    /// - Parameter router: the router to use when this message has none.
+    public func reply(_ value: Value, router: Router? = nil) {
+        guard replyTo != 0, let r = router ?? self.router else { return }
+        var m = Message.pickled(value, dstID: srcID, handle: replyTo)
+        m.srcID = r.contextID
+        m.authID = r.contextID
+        r.route(m)
+    }
+
+    /// Sends `message` (its destination fields overwritten) as the reply.
+    public func reply(message: Message, router: Router? = nil) {
+        guard replyTo != 0, let r = router ?? self.router else { return }
+        var m = message
+        m.dstID = srcID
+        m.handle = replyTo
+        m.srcID = r.contextID
+        m.authID = r.contextID
+        r.route(m)
+    }
+
+    /// Sends an `Encodable` reply.
+    public func reply<T: Encodable>(_ value: T, router: Router? = nil) throws {
+        reply(try ValueEncoder().encode(value), router: router)
+    }
+}

@@ -1,0 +1,150 @@
+import Synchronization
+
+/// Waits for messages sent to one handle in this context (Mitogen's
+/// `Receiver`): the reply of a call, or a stream of messages from a `Sender`.
+///
+/// `get` blocks the calling thread (with a timeout if given); `next()` of the
+/// async sequence suspends instead. A dead message (the remote end closed, the
+/// respondent disconnected, the broker exited) ends the wait with
+/// `ChannelError`; iteration ends quietly there.
+public final class Receiver: Sendable {
+    public let router: Router
+    public let handle: UInt32
+    public let persist: Bool
+    /// The context this receiver expects messages from, if any.
+    public let respondent: Context?
+    let latch = Latch<Message>()
+    private let notifyFn = Mutex<(@Sendable (Receiver) -> Void)?>(nil)
+    private let closed = Atomic<Bool>(false)
+    /// Set by a `Select` that owns this receiver.
+    let owner = Mutex<ObjectIdentifier?>(nil)
+
+    /// Registers a handler on `router` that queues messages for `get`.
+    /// - Parameters:
+    ///   - handle: explicit handle, or nil for a new one.
+    ///   - persist: false to accept a single message.
+    ///   - respondent: expect messages from this context only, and wake with a
+    ///     `ChannelError` if it disconnects.
+    ///   - policy: refuse messages for which it returns false.
+    ///   - overwrite: replace an existing handler on `handle`.
+    public init(
+        router: Router, handle: UInt32? = nil, persist: Bool = true, respondent: Context? = nil,
+        policy: Policy? = nil, overwrite: Bool = false
+    ) throws(RouterError) {
+        self.router = router
+        self.persist = persist
+        self.respondent = respondent
+        let latch = self.latch
+        let box = WeakReceiver()
+        self.handle = try router.addHandler(
+            handle: handle, persist: persist, respondent: respondent, policy: policy, overwrite: overwrite
+        ) { msg in
+            var m = msg
+            if let r = box.receiver { m.receiver = r }
+            try? latch.put(m)
+            if let r = box.receiver { r.fireNotify() }
+        }
+        box.receiver = self
+    }
+
+    /// Called as `notify(receiver)` after each message is queued. Used by
+    /// `Select`. Install it, then check `isEmpty` to avoid missing a wake-up.
+    public var notify: (@Sendable (Receiver) -> Void)? {
+        get { notifyFn.withLock { $0 } }
+        set { notifyFn.withLock { $0 = newValue } }
+    }
+
+    private func fireNotify() { notifyFn.withLock { $0 }?(self) }
+
+    /// True if `get` would block now (a message may still arrive at any moment).
+    public var isEmpty: Bool { latch.isEmpty }
+
+    /// A `Sender` that delivers to this receiver, to pass to another context.
+    public func toSender() -> Sender {
+        Sender(context: router.context(byID: router.contextID), handle: handle)
+    }
+
+    /// Unregisters the handler and wakes every thread in `get` with
+    /// `ChannelError("the Receiver has been closed")`. Local only: the remote
+    /// end is not told.
+    public func close() {
+        guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        try? router.delHandler(handle)
+        latch.close()
+    }
+
+    /// Waits for the next message.
+    /// - Parameter timeout: seconds, or nil to wait until a message or a dead message arrives.
+    /// - Throws: `ChannelError` if the channel is dead or the receiver closed,
+    ///   `TimeoutError` if nothing came in time.
+    public func get(timeout: Double? = nil) throws -> Message {
+        let msg: Message
+        do {
+            msg = try latch.get(timeout: timeout)
+        } catch is LatchError {
+            throw ChannelError(ChannelError.receiverClosed)
+        }
+        return try checked(msg)
+    }
+
+    /// The async twin of `get()`. Cancel the task to stop waiting.
+    public func get() async throws -> Message {
+        do {
+            return try checked(try await latch.value())
+        } catch is LatchError {
+            throw ChannelError(ChannelError.receiverClosed)
+        }
+    }
+
+    private func checked(_ msg: Message) throws -> Message {
+        if msg.isDead {
+            if !persist { close() }
+            throw ChannelError(msg.deadText)
+        }
+        return msg
+    }
+
+    /// Waits for the next message and returns its data as a `Value`.
+    public func getData(timeout: Double? = nil) throws -> Value {
+        try get(timeout: timeout).unpickle()
+    }
+
+    /// Waits for the next message and decodes its data as `T`.
+    public func getData<T: Decodable>(_ type: T.Type, timeout: Double? = nil) throws -> T {
+        try get(timeout: timeout).unpickle(T.self)
+    }
+}
+
+/// Lets the handler closure reach its receiver without a retain cycle.
+private final class WeakReceiver: @unchecked Sendable {
+    // @unchecked: written once in Receiver.init before any message can arrive
+    // on the new handle, then only read.
+    weak var receiver: Receiver?
+}
+
+extension Receiver: Sequence {
+    /// Blocks for each message; ends at the first `ChannelError` (the channel died).
+    public struct Iterator: IteratorProtocol {
+        let receiver: Receiver
+        public mutating func next() -> Message? { try? receiver.get() }
+    }
+    public func makeIterator() -> Iterator { Iterator(receiver: self) }
+}
+
+extension Receiver: AsyncSequence {
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        let receiver: Receiver
+        public mutating func next() async throws -> Message? {
+            do {
+                return try await receiver.get()
+            } catch is ChannelError {
+                return nil
+            }
+        }
+    }
+    public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(receiver: self) }
+}
+
+extension Receiver: CustomStringConvertible {
+    public var description: String { "Receiver(\(router.contextID), \(handle))" }
+}

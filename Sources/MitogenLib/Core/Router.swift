@@ -1,0 +1,400 @@
+import Synchronization
+
+/// Decides whether a message may reach a handler: `policy(message, stream)`
+/// where `stream` is the stream it arrived on (nil when sent locally).
+public typealias Policy = @Sendable (Message, Stream?) -> Bool
+
+/// Handles one message delivered to a handle. Runs on the broker thread (or
+/// the sending thread for local messages): it must not block.
+public typealias MessageHandler = @Sendable (Message) -> Void
+
+/// Routes messages between this context, its parent and its children, and
+/// invokes the handlers registered on it (Mitogen's `Router`).
+///
+/// `route(_:)` is safe from any thread. A message to this context is given to
+/// the handler of its `handle`; any other goes down the stream that leads to
+/// its `dstID`, or up to the parent. Every failure that someone waits on gets
+/// a dead reply with Mitogen's reason text ("invalid handle", "refused by
+/// policy", "no route to 7, my ID is 0", ...), never silence.
+///
+/// A master creates contexts through the factory methods in `Master/`
+/// (`local`, `fork`, ...); a child builds its router in `ExternalContext`.
+///
+/// ```swift
+/// let router = Router()                        // a master, with its own Broker
+/// let child = try router.local()
+/// let pid: Int = try child.call("os.getpid")
+/// router.shutdown()
+/// ```
+public final class Router: @unchecked Sendable {
+    // @unchecked: shared tables are Mutexes or atomics; `parentStream` is set
+    // once before the router is shared; the rest is immutable.
+
+    public let broker: Broker
+    /// This context's id: 0 in a master.
+    public let contextID: UInt32
+    /// Ids of this context's parent, grandparent, ... up to the master.
+    public let parentIDs: [UInt32]
+    /// When true, children may only talk to this context and its ancestors
+    /// (no sibling-to-sibling forwarding). Children inherit it.
+    public let unidirectional: Bool
+    /// Largest message data this router accepts or sends.
+    public let maxMessageSize: Int
+
+    struct HandlerEntry {
+        var persist: Bool
+        var fn: MessageHandler
+        var policy: Policy?
+        var respondentID: UInt32?
+    }
+
+    private let handlers = Mutex<[UInt32: HandlerEntry]>([:])
+    private let nextHandle = Atomic<UInt32>(Handle.firstDynamic)
+    private let routes = Mutex<[UInt32: Stream]>([:])
+    private let contexts = Mutex<[UInt32: Context]>([:])
+    private let ownsBroker: Bool
+    private(set) var parentStream: Stream?
+    private let exited = Atomic<Bool>(false)
+    /// What the master's snapshot API reads; also fed in children for their own use.
+    let observer = RouterObserver()
+
+    /// A master router with a private broker (shutdown grace 5.0 s).
+    public convenience init(broker: Broker? = nil, unidirectional: Bool = false, maxMessageSize: Int = WireLimits.defaultMaxMessageSize) {
+        self.init(
+            broker: broker, contextID: 0, parentIDs: [], unidirectional: unidirectional,
+            maxMessageSize: maxMessageSize)
+    }
+
+    package init(
+        broker: Broker?, contextID: UInt32, parentIDs: [UInt32], unidirectional: Bool, maxMessageSize: Int
+    ) {
+        self.ownsBroker = broker == nil
+        self.broker = broker ?? Broker(shutdownTimeout: parentIDs.isEmpty ? 5.0 : 3.0)
+        self.contextID = contextID
+        self.parentIDs = parentIDs
+        self.unidirectional = unidirectional
+        self.maxMessageSize = maxMessageSize
+        let setup = Latch<Bool>()
+        self.broker.defer { [self] in
+            self.broker.addLifecycleHandlers(
+                graceful: { [weak self] in self?.onBrokerShutdown() },
+                force: { [weak self] in self?.onBrokerForce() },
+                exit: { [weak self] in self?.onBrokerExit() })
+            try? setup.put(true)
+        }
+        _ = try? setup.get()
+    }
+
+    /// True in the master (context 0 with no parent).
+    public var isMaster: Bool { parentIDs.isEmpty }
+
+    // MARK: Handlers
+
+    /// Invokes `fn(msg)` for each message sent to `handle` in this context.
+    /// - Parameters:
+    ///   - handle: an explicit handle (usually a standard one), or nil to allocate a new one.
+    ///   - persist: false to unregister after the first message.
+    ///   - respondent: if set, messages must come from this context, and `fn`
+    ///     gets a dead message when it disconnects.
+    ///   - policy: refuse messages for which it returns false (the sender gets
+    ///     a dead "refused by policy" reply, and the refusal is logged).
+    ///   - overwrite: replace an existing handler instead of throwing.
+    /// - Returns: the handle.
+    /// - Throws: `RouterError` if `handle` is already registered.
+    @discardableResult
+    public func addHandler(
+        handle: UInt32? = nil, persist: Bool = true, respondent: Context? = nil, policy: Policy? = nil,
+        overwrite: Bool = false, _ fn: @escaping MessageHandler
+    ) throws(RouterError) -> UInt32 {
+        let h = handle ?? nextHandle.add(1, ordering: .relaxed).oldValue
+        let entry = HandlerEntry(persist: persist, fn: fn, policy: policy, respondentID: respondent?.contextID)
+        let ok = handlers.withLock { map -> Bool in
+            if map[h] != nil && !overwrite { return false }
+            map[h] = entry
+            return true
+        }
+        guard ok else { throw RouterError("cannot register a handle that already exists (\(h))") }
+        if exited.load(ordering: .acquiring) {
+            fn(deadMessage(ChannelError.brokerExited, handle: h))
+        }
+        return h
+    }
+
+    /// Removes the handler of `handle`.
+    /// - Throws: `RouterError` if none is registered.
+    public func delHandler(_ handle: UInt32) throws(RouterError) {
+        guard handlers.withLock({ $0.removeValue(forKey: handle) }) != nil else {
+            throw RouterError("no handler is registered for handle \(handle)")
+        }
+    }
+
+    func hasHandler(_ handle: UInt32) -> Bool { handlers.withLock { $0[handle] != nil } }
+
+    // MARK: Contexts and routes
+
+    /// The canonical `Context` for `id`, created on first use.
+    public func context(byID id: UInt32, name: String? = nil) -> Context {
+        contexts.withLock { map in
+            if let c = map[id] {
+                if c.name == nil, let name { c.setName(name) }
+                return c
+            }
+            let c = Context(router: self, id: id, name: name)
+            map[id] = c
+            return c
+        }
+    }
+
+    /// The stream that leads to `id`: its own route, else the parent's stream.
+    public func streamByID(_ id: UInt32) -> Stream? {
+        routes.withLock { $0[id] } ?? parentStream
+    }
+
+    /// Sends messages for `targetID` down the stream that leads to `viaID`.
+    public func addRoute(targetID: UInt32, viaID: UInt32) throws(RouterError) {
+        guard let stream = routes.withLock({ $0[viaID] }) else {
+            throw RouterError("cannot add route to \(targetID): no stream for \(viaID)")
+        }
+        routes.withLock { $0[targetID] = stream }
+    }
+
+    func removeRoute(_ targetID: UInt32) { _ = routes.withLock { $0.removeValue(forKey: targetID) } }
+
+    /// Ids whose route goes through `stream`.
+    func routedIDs(via stream: Stream) -> [UInt32] {
+        routes.withLock { map in map.compactMap { $0.value === stream ? $0.key : nil } }
+    }
+
+    /// Registers a directly connected context and its stream, and starts
+    /// reading from it. Safe from any thread.
+    public func register(_ context: Context, stream: Stream) {
+        routes.withLock { $0[context.contextID] = stream }
+        attach(stream)
+    }
+
+    /// Makes `stream` this child's way to its parent (and every unknown id).
+    package func setParent(_ stream: Stream) {
+        parentStream = stream
+        attach(stream)
+    }
+
+    private func attach(_ stream: Stream) {
+        stream.onMessage = { [unowned self] msg, s in routeIngress(msg, from: s) }
+        stream.disconnectHooks.append { [weak self, unowned stream] in self?.onStreamDisconnect(stream) }
+        broker.defer { stream.start() }
+    }
+
+    // MARK: Routing
+
+    /// Delivers `message` to its destination: a local handler, a child's
+    /// stream, or the parent. Safe from any thread.
+    public func route(_ message: Message) {
+        deliver(message, from: nil)
+    }
+
+    func routeIngress(_ message: Message, from stream: Stream) {
+        deliver(message, from: stream)
+    }
+
+    private func deliver(_ original: Message, from ingress: Stream?) {
+        var msg = original
+        if msg.data.count > maxMessageSize {
+            let reason = "message too large (max \(maxMessageSize) bytes)"
+            logError("\(describe(msg)): \(reason)")
+            if msg.replyTo != 0 && !msg.isDead {
+                sendDead(replyingTo: msg, reason)
+            } else if !msg.isDead {
+                route(Message.dead(reason: reason, dstID: msg.dstID, handle: msg.handle).from(contextID))
+            }
+            return
+        }
+        let parent = parentStream
+        var sourceStream: Stream? = nil
+        if let ingress {
+            let (authStream, srcStream) = routes.withLock { map in
+                (map[msg.authID] ?? parent, map[msg.srcID] ?? parent)
+            }
+            sourceStream = srcStream
+            if ingress !== authStream {
+                logError("\(ingress.name): bad auth_id: got \(msg.authID) via \(ingress.name), not \(authStream?.name ?? "nothing"): \(describe(msg))")
+                return
+            }
+            if msg.srcID != msg.authID && ingress !== srcStream {
+                logError("\(ingress.name): bad src_id: got \(msg.srcID) via \(ingress.name), not \(srcStream?.name ?? "nothing"): \(describe(msg))")
+                return
+            }
+            if let stamp = ingress.authID { msg.authID = stamp }
+            ingress.egressIDs.insert(msg.dstID)
+        }
+        if msg.dstID == contextID {
+            invoke(msg, from: ingress)
+            return
+        }
+        var out = routes.withLock { $0[msg.dstID] }
+        if out == nil, let parent, parent !== (ingress == nil ? nil : sourceStream) || ingress == nil {
+            out = parent
+        }
+        guard let out, !(ingress != nil && out === ingress && ingress === parent) else {
+            let reason = "no route to \(msg.dstID), my ID is \(contextID)"
+            logError("\(reason): \(describe(msg))")
+            sendDead(replyingTo: msg, reason)
+            return
+        }
+        if let ingress, unidirectional, !(ingress.isPrivileged || out.isPrivileged) {
+            let reason = "routing mode prevents forward of message from context \(msg.srcID) to context \(msg.dstID) via context \(contextID)"
+            logError(reason)
+            sendDead(replyingTo: msg, reason)
+            return
+        }
+        do {
+            if try !out.send(msg) {
+                sendDead(replyingTo: msg, "no route to \(msg.dstID), my ID is \(contextID)")
+            }
+        } catch {
+            sendDead(replyingTo: msg, "message too large (max \(out.maxMessageSize) bytes)")
+        }
+    }
+
+    private func invoke(_ original: Message, from stream: Stream?) {
+        var msg = original
+        msg.routerRef = self
+        let looked: (entry: HandlerEntry?, refusal: String?) = handlers.withLock { map in
+            guard let entry = map[msg.handle] else { return (nil, "invalid handle") }
+            if let r = entry.respondentID, !(msg.isDead || msg.srcID == r) {
+                return (nil, "reply from unexpected context")
+            }
+            if let policy = entry.policy, !policy(msg, stream) {
+                return (nil, "refused by policy")
+            }
+            if !entry.persist { map[msg.handle] = nil }
+            return (entry, nil)
+        }
+        if let refusal = looked.refusal {
+            if !msg.isDead {
+                logError("\(refusal): \(describe(msg)) from \(stream?.name ?? "local")")
+            }
+            sendDead(replyingTo: msg, refusal)
+            return
+        }
+        looked.entry?.fn(msg)
+    }
+
+    /// Sends a dead reply to `msg` if it wants a reply and is not itself dead.
+    func sendDead(replyingTo msg: Message, _ reason: String) {
+        guard msg.replyTo != 0, !msg.isDead else { return }
+        route(Message.dead(reason: reason, dstID: msg.srcID, handle: msg.replyTo).from(contextID))
+    }
+
+    func deadMessage(_ reason: String, handle: UInt32) -> Message {
+        var m = Message.dead(reason: reason, dstID: contextID, handle: handle).from(contextID)
+        m.routerRef = self
+        return m
+    }
+
+    private func describe(_ msg: Message) -> String {
+        "Message(dst \(msg.dstID), src \(msg.srcID), auth \(msg.authID), handle \(msg.handle), reply_to \(msg.replyTo), \(msg.data.count) bytes)"
+    }
+
+    // MARK: Disconnection
+
+    /// A stream died: forget every route through it, tell waiters on those
+    /// contexts, and, if it was the parent, shut down.
+    private func onStreamDisconnect(_ stream: Stream) {
+        let lost = routes.withLock { map -> [UInt32] in
+            let ids = map.compactMap { $0.value === stream ? $0.key : nil }
+            for id in ids { map[id] = nil }
+            return ids
+        }
+        for id in lost { contextDisconnected(id) }
+        if stream === parentStream {
+            broker.shutdown()
+        }
+        observer.streamGone(stream)
+    }
+
+    /// Wakes every handler bound to context `id` with a dead message and
+    /// fires the context's disconnect signal.
+    func contextDisconnected(_ id: UInt32) {
+        let woken = handlers.withLock { map -> [(UInt32, MessageHandler)] in
+            var out: [(UInt32, MessageHandler)] = []
+            for (h, e) in map where e.respondentID == id {
+                out.append((h, e.fn))
+                if !e.persist { map[h] = nil }
+            }
+            return out
+        }
+        for (h, fn) in woken { fn(deadMessage(ChannelError.respondentDisconnected, handle: h)) }
+        let ctx = contexts.withLock { $0[id] }
+        ctx?.fireDisconnect()
+        observer.contextGone(id)
+    }
+
+    // MARK: Shutdown
+
+    /// Shuts down the broker this router owns (or the shared one) gracefully:
+    /// children are asked to shut down first. Safe from any thread.
+    public func shutdown() { broker.shutdown() }
+
+    /// Waits for the broker to finish.
+    public func join(timeout: Double? = nil) throws(TimeoutError) { try broker.join(timeout: timeout) }
+
+    private func onBrokerShutdown() {
+        // Ask every directly connected child to shut down; their EOF ends our wait.
+        let children = routes.withLock { map in map.filter { $0.value.remoteID == $0.key } }
+        for (id, stream) in children where stream !== parentStream {
+            _ = try? stream.send(Message(dstID: id, srcID: contextID, authID: contextID, handle: Handle.shutdown))
+        }
+    }
+
+    private func onBrokerForce() {
+        let streams = routes.withLock { Array($0.values) } + (parentStream.map { [$0] } ?? [])
+        var seen = Set<ObjectIdentifier>()
+        for s in streams where seen.insert(ObjectIdentifier(s)).inserted {
+            if s === parentStream { s.flushBlocking(timeout: 1.0) }
+            s.disconnect(reason: "broker shutdown")
+        }
+    }
+
+    private func onBrokerExit() {
+        exited.store(true, ordering: .releasing)
+        let all = handlers.withLock { map -> [(UInt32, MessageHandler)] in
+            defer { map.removeAll() }
+            return map.map { ($0.key, $0.value.fn) }
+        }
+        for (h, fn) in all { fn(deadMessage(ChannelError.brokerExited, handle: h)) }
+        observer.brokerExited()
+    }
+}
+
+/// A misuse of the router (a duplicate or unknown handle, a bad route).
+public struct RouterError: MitogenError, Equatable {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+extension Message {
+    /// This message with `srcID` and `authID` set to `id`.
+    func from(_ id: UInt32) -> Message {
+        var m = self
+        m.srcID = id
+        m.authID = id
+        return m
+    }
+}
+
+// MARK: - Built-in policies
+
+/// Allows messages from a parent, or acting with a parent's authority
+/// (Mitogen's `has_parent_authority`).
+public func hasParentAuthority(_ message: Message, _ stream: Stream?) -> Bool {
+    guard let router = message.router else { return false }
+    return message.authID == router.contextID || router.parentIDs.contains(message.authID)
+}
+
+/// Allows messages only from the immediately connected child they arrived
+/// from (Mitogen's `is_immediate_child`).
+public func isImmediateChild(_ message: Message, _ stream: Stream?) -> Bool {
+    guard let stream else { return false }
+    return message.srcID == stream.remoteID
+}

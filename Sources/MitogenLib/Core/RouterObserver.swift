@@ -1,0 +1,124 @@
+import Synchronization
+
+/// A call the router is waiting on: what the console shows as "pending".
+public struct PendingCall: Sendable, Equatable {
+    public var handle: UInt32
+    public var contextID: UInt32
+    public var contextName: String?
+    public var function: String
+    /// The arguments as Python text, with secrets shown as `[secret]`.
+    public var arguments: String
+    /// Monotonic time the call started (`monotonicNow()`).
+    public var since: Double
+}
+
+/// One log record drained from any context.
+public struct LogRecord: Sendable, Equatable {
+    public var contextID: UInt32
+    public var contextName: String
+    public var logger: String
+    /// Python level number: 10 debug, 20 info, 30 warning, 40 error, 50 critical.
+    public var level: Int
+    public var message: String
+    public var time: Double
+}
+
+/// The router's view for observers (the console, tests): pending calls,
+/// drained logs, and a change counter that bumps on every update. Reads are
+/// cheap copies under a lock; nothing here blocks the broker for long.
+public final class RouterObserver: Sendable {
+    private struct State {
+        var pending: [UInt32: PendingCall] = [:]
+        var logs: [LogRecord] = []
+        var logStart = 0
+        var droppedLogs = 0
+        var generation: UInt64 = 0
+        var goneContexts: Set<UInt32> = []
+        var brokerExited = false
+    }
+    private let state = Mutex(State())
+    private let changeHooks = Mutex<[@Sendable () -> Void]>([])
+    /// How many log records are kept; older ones are dropped (and counted).
+    public let logCapacity = 5000
+
+    /// Runs `fn` (on whatever thread made the change) after every change.
+    /// Keep it cheap: e.g. write a byte to a wake-up pipe.
+    public func onChange(_ fn: @escaping @Sendable () -> Void) { changeHooks.withLock { $0.append(fn) } }
+
+    private func changed(_ body: (inout State) -> Void) {
+        state.withLock {
+            body(&$0)
+            $0.generation &+= 1
+        }
+        for hook in changeHooks.withLock({ $0 }) { hook() }
+    }
+
+    /// Bumps with every change.
+    public var generation: UInt64 { state.withLock { $0.generation } }
+
+    /// Calls waiting for a reply, oldest first.
+    public var pendingCalls: [PendingCall] {
+        state.withLock { Array($0.pending.values) }.sorted { $0.since < $1.since }
+    }
+
+    /// Up to `limit` most recent log records, oldest first, and how many were dropped in all.
+    public func logs(limit: Int = 5000) -> (records: [LogRecord], dropped: Int) {
+        state.withLock { s in
+            let live = s.logs[s.logStart...]
+            return (Array(live.suffix(limit)), s.droppedLogs)
+        }
+    }
+
+    func callStarted(handle: UInt32, context: Context, function: String, args: [Value], kwargs: PyDict) {
+        let text = args.map(\.displayText) + kwargs.map { "\($0.key.stringValue ?? "?")=\($0.value.displayText)" }
+        let call = PendingCall(
+            handle: handle, contextID: context.contextID, contextName: context.name, function: function,
+            arguments: text.joined(separator: ", "), since: monotonicNow())
+        changed { $0.pending[handle] = call }
+    }
+
+    func callFinished(handle: UInt32) {
+        changed { $0.pending[handle] = nil }
+    }
+
+    func appendLog(_ record: LogRecord) {
+        changed { s in
+            s.logs.append(record)
+            if s.logs.count - s.logStart > logCapacity {
+                s.logStart += 1
+                s.droppedLogs += 1
+                if s.logStart > logCapacity {
+                    s.logs.removeFirst(s.logStart)
+                    s.logStart = 0
+                }
+            }
+        }
+    }
+
+    func streamGone(_ stream: Stream) { changed { _ in } }
+    func contextGone(_ id: UInt32) { changed { $0.goneContexts.insert(id) } }
+    func brokerExited() { changed { $0.brokerExited = true } }
+}
+
+extension Value {
+    /// Short text for displays: Python-like, secrets hidden, long values cut.
+    var displayText: String {
+        let text: String
+        switch self {
+        case .secret: text = "[secret]"
+        case .str(let s): text = "'" + s + "'"
+        case .bytes(let b), .blob(let b): text = "[\(b.count) bytes]"
+        case .list(let items): text = "[" + items.map(\.displayText).joined(separator: ", ") + "]"
+        case .tuple(let items): text = "(" + items.map(\.displayText).joined(separator: ", ") + (items.count == 1 ? ",)" : ")")
+        case .dict(let d), .kwargs(let d):
+            text = "{" + d.map { "\($0.key.displayText): \($0.value.displayText)" }.joined(separator: ", ") + "}"
+        case .none: text = "None"
+        case .bool(let b): text = b ? "True" : "False"
+        case .int(let i): text = String(i)
+        case .bigInt(let i): text = i.description
+        case .float(let f): text = String(f)
+        default: text = typeName
+        }
+        return text.count > 200 ? String(text.prefix(197)) + "..." : text
+    }
+}

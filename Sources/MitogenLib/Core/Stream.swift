@@ -1,0 +1,328 @@
+import Glibc
+import Synchronization
+
+/// What a stream does with bytes before framing starts (the child upload
+/// handshake). The master's connection code supplies one; Core only feeds it.
+public protocol StreamHandshake: AnyObject {
+    /// Consumes bytes read from the peer. Return `.ready(leftover)` once
+    /// framing starts (leftover bytes are already frames), `.failed` to
+    /// disconnect, or `.continue` with bytes to send back (may be empty).
+    func feed(_ bytes: [UInt8]) -> HandshakeStep
+    /// The peer closed before the handshake finished: the error to report.
+    func eof() -> StreamError
+}
+
+public enum HandshakeStep {
+    case `continue`(send: [UInt8])
+    case ready(leftover: [UInt8])
+    case failed(StreamError)
+}
+
+/// Traffic counters of one stream, cheap to read from any thread.
+public struct StreamCounters: Sendable, Equatable {
+    public var bytesIn: UInt64 = 0
+    public var bytesOut: UInt64 = 0
+    public var messagesIn: UInt64 = 0
+    public var messagesOut: UInt64 = 0
+    /// Bytes accepted for sending but not yet written.
+    public var queuedBytes: UInt64 = 0
+}
+
+/// A connection to one directly connected context: a pair of descriptors
+/// (often one socket), a frame decoder, and a transmit queue.
+///
+/// Receiving runs on the broker thread. Sending is safe from any thread: when
+/// nothing is queued the caller writes straight to the descriptor, which keeps
+/// the broker thread (and a cross-CPU wake-up) off the call path; what does
+/// not fit is queued and the broker finishes it. A sender blocks while more
+/// than `highWater` bytes are queued, so a fast producer cannot grow memory
+/// without bound (flow control).
+public final class Stream: @unchecked Sendable {
+    // @unchecked: `decoder`, `handshake`, `egressIDs`, `disconnectHooks` and the
+    // sides' handlers are touched only on the broker thread; everything other
+    // threads reach is in `tx` (a Mutex) or atomics.
+
+    /// A name for logs and the console, e.g. `local.4242`.
+    public let name: String
+    /// The id of the context at the other end (0 until known for a parent).
+    public let remoteID: UInt32
+    /// When set, messages arriving here carry this authority (Mitogen's stream `auth_id`).
+    public var authID: UInt32?
+    /// True when the peer is a parent or acts with parent authority.
+    public internal(set) var isPrivileged: Bool
+    /// Process id of the local process behind the stream, when there is one.
+    public let pid: Int32?
+
+    let broker: Broker
+    let rx: FileDescriptor
+    let tx: FileDescriptor
+    let rxSide: BrokerSide
+    let txSide: BrokerSide
+    var decoder: FrameDecoder
+    var handshake: (any StreamHandshake)?
+    /// Destination ids seen arriving on this stream (for DEL_ROUTE propagation).
+    var egressIDs: Set<UInt32> = []
+    var onMessage: ((Message, Stream) -> Void)?
+    var disconnectHooks: [() -> Void] = []
+    let maxMessageSize: Int
+
+    static let highWater = 4 << 20
+    static let lowWater = 1 << 20
+
+    private struct TxState {
+        var queue: [[UInt8]] = []
+        var offset = 0
+        var queued = 0
+        var armed = false
+        var closed = false
+        var waiters = 0
+    }
+    private let txState = Mutex(TxState())
+    private let drained = Latch<Bool>()
+    private let bytesIn = Atomic<UInt64>(0)
+    private let bytesOut = Atomic<UInt64>(0)
+    private let messagesIn = Atomic<UInt64>(0)
+    private let messagesOut = Atomic<UInt64>(0)
+    private let disconnectedFlag = Atomic<Bool>(false)
+
+    init(
+        name: String, remoteID: UInt32, broker: Broker, rx: FileDescriptor, tx: FileDescriptor,
+        privileged: Bool, pid: Int32? = nil, maxMessageSize: Int = WireLimits.defaultMaxMessageSize
+    ) {
+        self.name = name
+        self.remoteID = remoteID
+        self.broker = broker
+        self.rx = rx
+        self.tx = tx
+        self.isPrivileged = privileged
+        self.pid = pid
+        self.maxMessageSize = maxMessageSize
+        self.decoder = FrameDecoder(maxMessageSize: maxMessageSize)
+        rxSide = BrokerSide(fd: rx.rawValue)
+        txSide = rx == tx ? rxSide : BrokerSide(fd: tx.rawValue)
+    }
+
+    public var counters: StreamCounters {
+        StreamCounters(
+            bytesIn: bytesIn.load(ordering: .relaxed), bytesOut: bytesOut.load(ordering: .relaxed),
+            messagesIn: messagesIn.load(ordering: .relaxed), messagesOut: messagesOut.load(ordering: .relaxed),
+            queuedBytes: UInt64(txState.withLock { $0.queued }))
+    }
+
+    public var isDisconnected: Bool { disconnectedFlag.load(ordering: .acquiring) }
+
+    // MARK: Receive (broker thread)
+
+    /// Starts reading. Call on the broker thread.
+    func start() {
+        broker.startReceive(rxSide) { [self] in onReadable() }
+    }
+
+    private static let readBufferSize = WireLimits.chunkSize
+
+    private func onReadable() {
+        var chunk = [UInt8](repeating: 0, count: Self.readBufferSize)
+        let result = chunk.withUnsafeMutableBytes { buf in Result { () throws(SystemError) in try rx.read(into: buf) } }
+        switch result {
+        case .failure(let error):
+            disconnect(reason: "read failed: \(error)")
+        case .success(.wouldBlock):
+            return
+        case .success(.eof):
+            if let handshake {
+                self.handshake = nil
+                failHandshake(handshake.eof())
+            }
+            disconnect(reason: "EOF")
+        case .success(.bytes(let n)):
+            bytesIn.add(UInt64(n), ordering: .relaxed)
+            if let handshake {
+                switch handshake.feed(Array(chunk[0..<n])) {
+                case .continue(let reply):
+                    if !reply.isEmpty { sendRaw(reply) }
+                case .ready(let leftover):
+                    self.handshake = nil
+                    decoder.append(leftover)
+                    drainFrames()
+                case .failed(let error):
+                    self.handshake = nil
+                    failHandshake(error)
+                    disconnect(reason: error.message)
+                }
+            } else {
+                chunk.withUnsafeBytes { decoder.append(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+                drainFrames()
+            }
+        }
+    }
+
+    /// Set by connection code: called once if the handshake fails.
+    var onHandshakeFailure: ((StreamError) -> Void)?
+
+    private func failHandshake(_ error: StreamError) {
+        let fn = onHandshakeFailure
+        onHandshakeFailure = nil
+        fn?(error)
+    }
+
+    private func drainFrames() {
+        while !isDisconnected {
+            let message: Message?
+            do {
+                message = try decoder.next()
+            } catch {
+                logError("\(name): \(error)")
+                disconnect(reason: error.description)
+                return
+            }
+            guard let message else { return }
+            messagesIn.add(1, ordering: .relaxed)
+            onMessage?(message, self)
+        }
+    }
+
+    // MARK: Transmit (any thread)
+
+    /// Frames and sends `message`. Safe from any thread. Returns false if the
+    /// stream is closed (the message is dropped; callers send dead replies).
+    /// - Throws: `FrameError.tooLarge` if it exceeds the maximum message size.
+    @discardableResult
+    func send(_ message: Message) throws(FrameError) -> Bool {
+        let frame = try message.frame(maxMessageSize: maxMessageSize)
+        messagesOut.add(1, ordering: .relaxed)
+        return sendRaw(frame)
+    }
+
+    /// Sends bytes as they are (handshake replies, or frames). Safe from any thread.
+    @discardableResult
+    func sendRaw(_ bytes: [UInt8]) -> Bool {
+        var arm = false
+        var mustWait = false
+        let accepted = txState.withLock { st -> Bool in
+            if st.closed { return false }
+            var rest = bytes[...]
+            if st.queue.isEmpty {
+                // Fast path: write now on the calling thread.
+                while !rest.isEmpty {
+                    let r = rest.withUnsafeBytes { buf in Result { () throws(SystemError) in try tx.write(buf) } }
+                    guard case .success(.bytes(let n)) = r else { break }
+                    bytesOut.add(UInt64(n), ordering: .relaxed)
+                    rest = rest.dropFirst(n)
+                }
+            }
+            if !rest.isEmpty {
+                st.queue.append(Array(rest))
+                st.queued += rest.count
+                if !st.armed {
+                    st.armed = true
+                    arm = true
+                }
+                if st.queued > Self.highWater && !broker.isOnBrokerThread {
+                    st.waiters += 1
+                    mustWait = true
+                }
+            }
+            return true
+        }
+        if arm {
+            broker.defer { [self] in
+                broker.startTransmit(txSide) { [self] in onWritable() }
+            }
+        }
+        if mustWait { waitForDrain() }
+        return accepted
+    }
+
+    private func waitForDrain() {
+        while true {
+            _ = try? drained.get(timeout: 0.25)
+            let done = txState.withLock { st -> Bool in
+                if st.closed || st.queued <= Self.lowWater {
+                    st.waiters -= 1
+                    return true
+                }
+                return false
+            }
+            if done { return }
+        }
+    }
+
+    private func onWritable() {
+        var wakeWaiters = false
+        var failed: SystemError?
+        let empty = txState.withLock { st -> Bool in
+            while let first = st.queue.first {
+                let r = first.withUnsafeBytes { buf in
+                    Result { () throws(SystemError) in
+                        try tx.write(UnsafeRawBufferPointer(rebasing: buf[st.offset...]))
+                    }
+                }
+                switch r {
+                case .success(.bytes(let n)):
+                    bytesOut.add(UInt64(n), ordering: .relaxed)
+                    st.offset += n
+                    st.queued -= n
+                    if st.offset == first.count {
+                        st.queue.removeFirst()
+                        st.offset = 0
+                    }
+                case .success(.wouldBlock):
+                    return false
+                case .success(.eof):
+                    st.closed = true
+                    return true
+                case .failure(let e):
+                    failed = e
+                    st.closed = true
+                    return true
+                }
+            }
+            st.armed = false
+            wakeWaiters = st.waiters > 0
+            return true
+        }
+        if empty { broker.stopTransmit(txSide) }
+        if wakeWaiters || (txState.withLock { $0.waiters > 0 && $0.queued <= Self.lowWater }) {
+            try? drained.put(true)
+        }
+        if let failed { disconnect(reason: "write failed: \(failed)") }
+    }
+
+    // MARK: Disconnect (broker thread)
+
+    /// Closes the stream: stops watching, closes the descriptors, wakes blocked
+    /// senders, and runs the disconnect hooks (the router deletes routes and
+    /// wakes waiters). Idempotent.
+    func disconnect(reason: String) {
+        guard !disconnectedFlag.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        broker.remove(rxSide)
+        if txSide !== rxSide { broker.remove(txSide) }
+        txState.withLock { st in
+            st.closed = true
+            st.queue.removeAll()
+            st.queued = 0
+        }
+        drained.close()
+        rx.close()
+        if tx != rx { tx.close() }
+        if let handshake {
+            self.handshake = nil
+            failHandshake(StreamError("\(name): disconnected during bootstrap: \(reason)", kind: .eof))
+            _ = handshake
+        }
+        let hooks = disconnectHooks
+        disconnectHooks.removeAll()
+        for hook in hooks { hook() }
+    }
+
+    /// Closes the sending direction only (half-close on a socket), so the peer
+    /// sees EOF after the queued data; used for graceful shutdown of pipes.
+    func closeWrite() {
+        txState.withLock { $0.closed = true }
+        if tx == rx { shutdown(tx.rawValue, Int32(SHUT_WR)) }
+    }
+}
+
+extension Stream: CustomStringConvertible {
+    public var description: String { "Stream(\(name), remote \(remoteID))" }
+}
