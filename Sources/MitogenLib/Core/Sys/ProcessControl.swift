@@ -1,0 +1,48 @@
+import CMitogenSys
+import Glibc
+
+/// How a child process ended, as `waitpid` reports it.
+enum ProcessStatus: Equatable, Sendable {
+    /// It called `exit` with this code (0...255).
+    case exited(Int32)
+    /// A signal killed it.
+    case signaled(Int32)
+
+    /// Python's `returncode`: the exit code, or minus the signal number.
+    var returnCode: Int {
+        switch self {
+        case .exited(let code): Int(code)
+        case .signaled(let signal): -Int(signal)
+        }
+    }
+}
+
+/// Reaps `pid` with `waitpid` (`WNOHANG` unless `block`). `EINTR` is retried.
+///
+/// Stopped and continued children are not reported (no `WUNTRACED`).
+/// - Returns: the status, or nil when `block` is false and the child still runs.
+/// - Throws: `SystemError("wait for pid N", ECHILD)` when `pid` is not our
+///   unreaped child (already reaped, or someone else's).
+func waitProcess(_ pid: pid_t, block: Bool) throws(SystemError) -> ProcessStatus? {
+    var status: Int32 = 0
+    let reaped = try systemCall("wait for pid \(pid)") { waitpid(pid, &status, block ? 0 : WNOHANG) }
+    if reaped == 0 { return nil }
+    if mitogen_wifexited(status) != 0 { return .exited(mitogen_wexitstatus(status)) }
+    if mitogen_wifsignaled(status) != 0 { return .signaled(mitogen_wtermsig(status)) }
+    preconditionFailure("waitpid(\(pid)) returned status \(status) that is neither exit nor signal without WUNTRACED")
+}
+
+/// Sends `signal` to `pid` with `kill(2)` (a negative pid is a process group;
+/// signal 0 only checks existence).
+/// - Returns: false when there is no such process (ESRCH) or we may not
+///   signal it (EPERM).
+/// Traps on EINVAL (an invalid signal number is our bug).
+@discardableResult
+func sendSignal(_ signal: Int32, to pid: pid_t) -> Bool {
+    switch valueOrErrno({ kill(pid, signal) }) {
+    case .success: return true
+    case .failure(let e):
+        precondition(e.rawValue != EINVAL, "kill(\(pid), \(signal)): invalid signal number")
+        return false
+    }
+}

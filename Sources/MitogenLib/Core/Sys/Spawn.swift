@@ -1,0 +1,166 @@
+import CMitogenSys
+import Glibc
+
+/// What `spawnProcess` starts and how it wires the new process.
+///
+/// The descriptors are the parent's; they become the child's 0, 1 and 2
+/// (the same descriptor may serve several). Every other descriptor is closed
+/// in the child, whatever its `FD_CLOEXEC` flag.
+struct SpawnRequest: Sendable {
+    /// A path (contains `/`), or a name searched in the `PATH` of
+    /// `environment` (or of this process when `environment` is nil).
+    var executable: String
+    /// The full argument vector, `argv[0]` included.
+    var argv: [String]
+    /// `"NAME=value"` strings; nil inherits this process's environment.
+    var environment: [String]?
+    var stdin: FileDescriptor
+    var stdout: FileDescriptor
+    var stderr: FileDescriptor
+    /// Call `setsid()` in the child, so it leads a new session.
+    var newSession: Bool
+    /// A PTY slave made the controlling terminal after `setsid` (needs
+    /// `newSession`).
+    var controllingTerminal: FileDescriptor?
+    /// Directory the child starts in; nil keeps ours.
+    var workingDirectory: String?
+
+    init(
+        executable: String, argv: [String]? = nil, environment: [String]? = nil,
+        stdin: FileDescriptor, stdout: FileDescriptor, stderr: FileDescriptor,
+        newSession: Bool = false, controllingTerminal: FileDescriptor? = nil, workingDirectory: String? = nil
+    ) {
+        self.executable = executable
+        self.argv = argv ?? [executable]
+        self.environment = environment
+        self.stdin = stdin
+        self.stdout = stdout
+        self.stderr = stderr
+        self.newSession = newSession
+        self.controllingTerminal = controllingTerminal
+        self.workingDirectory = workingDirectory
+    }
+}
+
+/// Starts a process with fork and execve, done in C (`mitogen_spawn`, STYLE.md
+/// habit 4): no Swift runs in the child.
+///
+/// The PATH search happens here, before the fork. The parent learns of a
+/// failure in the child (setsid, TIOCSCTTY, dup2, chdir, execve) through a
+/// close-on-exec pipe, so a missing program is an error here rather than a
+/// child exiting 127. A fork `EAGAIN` is retried a few times with a short
+/// back-off; nothing else is.
+///
+/// - Returns: the pid of the running program; reap it with `waitProcess`.
+/// - Throws: `SystemError` naming the step: `"exec /usr/bin/x"` (ENOENT,
+///   EACCES, ENOEXEC), `"chdir /dir"`, `"setsid"`, `"set controlling terminal
+///   fd N"`, `"dup2 stdio"`, `"fork"`, `"pipe"`. `path` holds the program or
+///   directory for exec and chdir failures.
+func spawnProcess(_ request: SpawnRequest) throws(SystemError) -> pid_t {
+    let path = try resolveExecutable(request.executable, environment: request.environment)
+    let argv = CStringArray(request.argv)
+    defer { argv.free() }
+    let envp = CStringArray(request.environment ?? currentEnvironment())
+    defer { envp.free() }
+    let maxFD = Int32(clamping: max(sysconf(Int32(_SC_OPEN_MAX)), 1024))
+
+    var attempt = 0
+    while true {
+        var pid: pid_t = 0
+        var stage: Int32 = 0
+        let err = path.withCString { cPath in
+            withOptionalCString(request.workingDirectory) { cwd in
+                var c = mitogen_spawn_request(
+                    path: cPath, argv: argv.pointer, envp: envp.pointer,
+                    stdin_fd: request.stdin.rawValue, stdout_fd: request.stdout.rawValue,
+                    stderr_fd: request.stderr.rawValue, new_session: request.newSession ? 1 : 0,
+                    ctty_fd: request.controllingTerminal?.rawValue ?? -1, cwd: cwd, max_fd: maxFD)
+                return mitogen_spawn(&c, &pid, &stage)
+            }
+        }
+        if err == 0 { return pid }
+        let failedStage = mitogen_spawn_stage(rawValue: UInt32(stage))
+        if failedStage == MITOGEN_SPAWN_STAGE_FORK && err == EAGAIN && attempt < 5 {
+            attempt += 1
+            usleep(UInt32(1000 << attempt))  // 2, 4, ... 32 ms
+            continue
+        }
+        throw spawnError(stage: failedStage, errno: err, path: path, request: request)
+    }
+}
+
+/// The `SystemError` for a failed step of `mitogen_spawn`.
+private func spawnError(stage: mitogen_spawn_stage, errno: Int32, path: String, request: SpawnRequest) -> SystemError {
+    switch stage {
+    case MITOGEN_SPAWN_STAGE_PIPE: SystemError("pipe for spawning \(path)", errno: errno)
+    case MITOGEN_SPAWN_STAGE_FORK: SystemError("fork for \(path)", errno: errno)
+    case MITOGEN_SPAWN_STAGE_SETSID: SystemError("setsid in child \(path)", errno: errno)
+    case MITOGEN_SPAWN_STAGE_CTTY:
+        SystemError("set controlling terminal \(request.controllingTerminal.map { "\($0)" } ?? "?") for \(path)", errno: errno)
+    case MITOGEN_SPAWN_STAGE_DUP: SystemError("dup2 stdio for \(path)", errno: errno)
+    case MITOGEN_SPAWN_STAGE_CHDIR:
+        SystemError("chdir \(request.workingDirectory ?? "")", errno: errno, path: request.workingDirectory)
+    default: SystemError("exec \(path)", errno: errno, path: path)
+    }
+}
+
+/// The file `execve` should run for `executable`: itself when it contains a
+/// `/`, else the first executable regular file named so in the directories
+/// of `PATH` (from `environment`, else ours, else `/usr/local/bin:/usr/bin:/bin`).
+/// An empty `PATH` entry means the current directory, as in `execvp`.
+/// - Throws: `SystemError("exec <name>", ENOENT)` when no directory has it,
+///   `EACCES` when one has it but not executable.
+func resolveExecutable(_ executable: String, environment: [String]?) throws(SystemError) -> String {
+    if executable.isEmpty { throw SystemError("exec ''", .noSuchFile, path: executable) }
+    if executable.contains("/") { return executable }
+    let searchPath: String
+    if let environment {
+        searchPath = environment.first { $0.hasPrefix("PATH=") }.map { String($0.dropFirst(5)) } ?? "/usr/local/bin:/usr/bin:/bin"
+    } else {
+        searchPath = getenv("PATH").map { String(cString: $0) } ?? "/usr/local/bin:/usr/bin:/bin"
+    }
+    var sawDenied = false
+    for dir in searchPath.split(separator: ":", omittingEmptySubsequences: false) {
+        let candidate = dir.isEmpty ? executable : "\(dir)/\(executable)"
+        var info = stat()
+        guard stat(candidate, &info) == 0, info.st_mode & S_IFMT == S_IFREG else { continue }
+        if access(candidate, X_OK) == 0 { return candidate }
+        sawDenied = true
+    }
+    throw SystemError("exec \(executable)", Errno(rawValue: sawDenied ? EACCES : ENOENT), path: executable)
+}
+
+/// This process's environment as `"NAME=value"` strings (`environ`).
+func currentEnvironment() -> [String] {
+    var result: [String] = []
+    guard var entry = Optional(environ) else { return result }
+    while let string = entry.pointee {
+        result.append(String(cString: string))
+        entry += 1
+    }
+    return result
+}
+
+/// A NULL-terminated `char *[]` built with `strdup`, freed by `free()`.
+struct CStringArray {
+    let pointer: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>
+    let count: Int
+
+    init(_ strings: [String]) {
+        count = strings.count
+        pointer = .allocate(capacity: strings.count + 1)
+        for (i, s) in strings.enumerated() { pointer[i] = strdup(s) }
+        pointer[strings.count] = nil
+    }
+
+    func free() {
+        for i in 0..<count { Glibc.free(pointer[i]) }
+        pointer.deallocate()
+    }
+}
+
+/// Runs `body` with a C string for `string`, or NULL.
+private func withOptionalCString<R>(_ string: String?, _ body: (UnsafePointer<CChar>?) -> R) -> R {
+    guard let string else { return body(nil) }
+    return string.withCString { body($0) }
+}

@@ -1,0 +1,296 @@
+import Glibc
+import Synchronization
+
+/// The `mitogen-child` executable the master uploads: its bytes, content hash
+/// and compressed forms.
+///
+/// A master process makes one `ChildBinary` and shares it between all
+/// connections. The hash names the cached copy on every target
+/// (``FirstStage``); the forms are what ``BootstrapHandshake`` sends on a miss.
+///
+/// Compressed forms are computed at most once per process by running the
+/// local `xz -9e -T1`, `zstd -19` or `gzip -9 -n`, and kept on disk at
+/// `<formCacheDirectory>/<hash>.<format>` so the next master process reuses
+/// them (xz takes seconds on 7 MiB). The first request for a form blocks for
+/// that long: call ``form(_:)`` off the broker thread (for instance right after
+/// `init`) if latency matters.
+public final class ChildBinary: Sendable {
+    /// How the child is encoded for the upload; the raw value is the word the
+    /// first stage reads and reports (`MITOGEN0 MISS ... xz,gzip,raw`).
+    public enum Format: String, Sendable, CaseIterable {
+        case raw, gzip, zstd, xz
+
+        /// The order a slow link prefers: smallest first.
+        public static let compressionPreference: [Format] = [.xz, .zstd, .gzip, .raw]
+
+        /// The local command that writes this form of stdin to stdout.
+        var compressorArgv: [String]? {
+            switch self {
+            case .raw: nil
+            case .gzip: ["gzip", "-9", "-n", "-c"]
+            case .zstd: ["zstd", "-19", "-q", "-c"]
+            case .xz: ["xz", "-9e", "-T1", "-c"]
+            }
+        }
+    }
+
+    /// An operating system and machine architecture as `uname -s` / `uname -m` print them.
+    public struct Platform: Sendable, Hashable, CustomStringConvertible {
+        public var os: String
+        public var arch: String
+
+        public init(os: String, arch: String) {
+            self.os = os
+            self.arch = arch
+        }
+
+        /// The platform this process runs on, from `uname(2)`.
+        public static let current: Platform = {
+            var names = utsname()
+            guard uname(&names) == 0 else { return Platform(os: "Linux", arch: "unknown") }
+            func field<T>(_ value: inout T) -> String {
+                withUnsafeBytes(of: &value) { raw in
+                    String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+                }
+            }
+            return Platform(os: field(&names.sysname), arch: field(&names.machine))
+        }()
+
+        /// `os/arch`, as in error messages.
+        public var description: String { "\(os)/\(arch)" }
+    }
+
+    /// Where the executable was read from.
+    public let path: String
+    /// SHA-256 of the executable as 64 lowercase hex digits.
+    public let hash: String
+    /// What the executable runs on: the master's own platform unless told otherwise.
+    public let platform: Platform
+    /// Where compressed forms are kept between master processes; nil keeps them in memory only.
+    public let formCacheDirectory: String?
+
+    private let raw: [UInt8]
+    /// Compressed forms computed so far. The lock is held while a compressor
+    /// runs, so concurrent callers wait for one computation instead of repeating it.
+    private let forms = Mutex<[Format: [UInt8]]>([:])
+
+    /// Size of the uncompressed executable in bytes.
+    public var size: Int { raw.count }
+
+    /// Reads and hashes the executable at `path`.
+    ///
+    /// - Parameters:
+    ///   - path: The `mitogen-child` executable (see ``locate()``).
+    ///   - platform: What it is built for; defaults to the master's platform, as
+    ///     the child is built together with the master.
+    ///   - formCacheDirectory: Where to keep compressed forms; defaults to
+    ///     `${XDG_CACHE_HOME:-$HOME/.cache}/mitogen/forms`.
+    /// - Throws: ``ChildBinaryError`` when the file cannot be read.
+    public init(
+        path: String, platform: Platform = .current,
+        formCacheDirectory: String? = ChildBinary.defaultFormCacheDirectory()
+    ) throws(ChildBinaryError) {
+        self.path = path
+        self.platform = platform
+        self.formCacheDirectory = formCacheDirectory
+        self.raw = try readWholeFile(path)
+        self.hash = SHA256.hexDigest(of: raw)
+    }
+
+    /// `${XDG_CACHE_HOME:-$HOME/.cache}/mitogen/forms`, or nil when neither variable is set.
+    public static func defaultFormCacheDirectory() -> String? {
+        if let xdg = environment("XDG_CACHE_HOME"), xdg.hasPrefix("/") { return xdg + "/mitogen/forms" }
+        if let home = environment("HOME"), !home.isEmpty { return home + "/.cache/mitogen/forms" }
+        return nil
+    }
+
+    /// Finds the `mitogen-child` executable this master uploads.
+    ///
+    /// Looks, in order, next to the current executable (via `/proc/self/exe`),
+    /// at `$MITOGEN_CHILD`, then in each directory of `$PATH`.
+    /// - Returns: The first path that is an executable regular file.
+    /// - Throws: ``ChildBinaryError`` listing every place looked at.
+    public static func locate() throws(ChildBinaryError) -> String {
+        var looked: [String] = []
+        func usable(_ candidate: String) -> Bool {
+            looked.append(candidate)
+            var info = stat()
+            return stat(candidate, &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG && access(candidate, X_OK) == 0
+        }
+        if let exe = currentExecutablePath(), let slash = exe.lastIndex(of: "/") {
+            let sibling = String(exe[..<slash]) + "/mitogen-child"
+            if usable(sibling) { return sibling }
+        } else {
+            looked.append("next to the current executable (/proc/self/exe is unreadable)")
+        }
+        if let fromEnvironment = environment("MITOGEN_CHILD"), !fromEnvironment.isEmpty {
+            if usable(fromEnvironment) { return fromEnvironment }
+        } else {
+            looked.append("$MITOGEN_CHILD (unset)")
+        }
+        for directory in (environment("PATH") ?? "").split(separator: ":") where !directory.isEmpty {
+            let candidate = String(directory) + "/mitogen-child"
+            if usable(candidate) { return candidate }
+        }
+        throw ChildBinaryError(
+            .notFound,
+            "cannot find the mitogen-child executable; looked at: " + looked.joined(separator: ", "))
+    }
+
+    /// The executable encoded as `format`.
+    ///
+    /// `.raw` returns the bytes read at init. A compressed form comes from this
+    /// process's memory, else from `<formCacheDirectory>/<hash>.<format>`, else
+    /// from running the local compressor (then stored in both places, the file
+    /// written to a temporary name and renamed). Thread-safe.
+    /// - Throws: ``ChildBinaryError`` when the compressor is missing or fails.
+    public func form(_ format: Format) throws(ChildBinaryError) -> [UInt8] {
+        guard let argv = format.compressorArgv else { return raw }
+        let result: Result<[UInt8], ChildBinaryError> = forms.withLock { cache in
+            if let done = cache[format] { return .success(done) }
+            let computed = Result { () throws(ChildBinaryError) in try loadOrCompress(format, argv: argv) }
+            if case .success(let bytes) = computed { cache[format] = bytes }
+            return computed
+        }
+        return try result.get()
+    }
+
+    private func loadOrCompress(_ format: Format, argv: [String]) throws(ChildBinaryError) -> [UInt8] {
+        let name = "\(hash).\(format.rawValue)"
+        if let directory = formCacheDirectory, let cached = try? readWholeFile(directory + "/" + name),
+            !cached.isEmpty
+        {
+            return cached
+        }
+        if let directory = formCacheDirectory, makeDirectories(directory) {
+            let temporary = "\(directory)/.\(name).\(getpid())"
+            try runCompressor(argv, input: path, output: temporary)
+            defer { unlink(temporary) }
+            let bytes = try readWholeFile(temporary)
+            // A failed rename only costs the next process a recompression.
+            _ = rename(temporary, directory + "/" + name)
+            return bytes
+        }
+        var template = Array("/tmp/mitogen-form-XXXXXX".utf8CString)
+        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+        guard fd >= 0 else {
+            throw ChildBinaryError(.compressionFailed, "cannot create a temporary file for the \(format) form", errno: errno)
+        }
+        close(fd)
+        let temporary = String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        defer { unlink(temporary) }
+        try runCompressor(argv, input: path, output: temporary)
+        return try readWholeFile(temporary)
+    }
+}
+
+/// A failure to find, read or compress the child executable.
+public struct ChildBinaryError: Error, CustomStringConvertible, Sendable {
+    /// What kind of failure; a struct so codes can be added.
+    public struct Code: Hashable, Sendable {
+        enum Kind: Hashable, Sendable { case notFound, unreadable, compressionFailed }
+        let kind: Kind
+        /// No executable where ``ChildBinary/locate()`` looked.
+        public static let notFound = Code(kind: .notFound)
+        /// The executable could not be opened or read.
+        public static let unreadable = Code(kind: .unreadable)
+        /// A local compressor was missing or failed.
+        public static let compressionFailed = Code(kind: .compressionFailed)
+    }
+
+    public let code: Code
+    /// The sentence naming the operation, its argument and the reason.
+    public let message: String
+    /// The C `errno` behind the failure, if any.
+    public let errno: Int32?
+
+    init(_ code: Code, _ message: String, errno: Int32? = nil) {
+        self.code = code
+        self.message = message
+        self.errno = errno
+    }
+
+    public var description: String {
+        guard let errno else { return message }
+        return "\(message): \(String(cString: strerror(errno)))"
+    }
+}
+
+// MARK: - Small system helpers, private to this file.
+
+private func environment(_ name: String) -> String? {
+    getenv(name).map { String(cString: $0) }
+}
+
+private func currentExecutablePath() -> String? {
+    var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+    let count = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+    guard count > 0 else { return nil }
+    return String(decoding: buffer[..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+}
+
+/// Reads all of `path` with open(2)/read(2), retrying EINTR.
+private func readWholeFile(_ path: String) throws(ChildBinaryError) -> [UInt8] {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { throw ChildBinaryError(.unreadable, "cannot open \(path)", errno: errno) }
+    defer { close(fd) }
+    var info = stat()
+    guard fstat(fd, &info) == 0 else { throw ChildBinaryError(.unreadable, "cannot stat \(path)", errno: errno) }
+    var bytes: [UInt8] = []
+    bytes.reserveCapacity(Int(info.st_size))
+    var chunk = [UInt8](repeating: 0, count: 1 << 16)
+    while true {
+        let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        if count > 0 {
+            bytes.append(contentsOf: chunk[..<count])
+        } else if count == 0 {
+            return bytes
+        } else if errno != EINTR {
+            throw ChildBinaryError(.unreadable, "cannot read \(path)", errno: errno)
+        }
+    }
+}
+
+/// `mkdir -p` with mode 0700 for each created component; true if `path` is a directory afterwards.
+private func makeDirectories(_ path: String) -> Bool {
+    var prefix = ""
+    for component in path.split(separator: "/") {
+        prefix += "/" + component
+        if mkdir(prefix, 0o700) != 0 && errno != EEXIST { return false }
+    }
+    var info = stat()
+    return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
+}
+
+/// Runs `argv` (looked up on PATH) with stdin from `input`, stdout to `output`
+/// (created 0600) and stderr to /dev/null, and waits for it. posix_spawnp does
+/// the fork and exec, so no Swift code runs in the child.
+private func runCompressor(_ argv: [String], input: String, output: String) throws(ChildBinaryError) {
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    posix_spawn_file_actions_addopen(&actions, 0, input, O_RDONLY, 0)
+    posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+    posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+    let cArgs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
+    defer { cArgs.forEach { free($0) } }
+    var pid = pid_t()
+    let spawned = posix_spawnp(&pid, argv[0], &actions, nil, cArgs, environ)
+    let command = argv.joined(separator: " ")
+    guard spawned == 0 else {
+        throw ChildBinaryError(.compressionFailed, "cannot run `\(command)` to compress \(input)", errno: spawned)
+    }
+    var status: Int32 = 0
+    while waitpid(pid, &status, 0) < 0 {
+        guard errno == EINTR else {
+            throw ChildBinaryError(.compressionFailed, "cannot wait for `\(command)`", errno: errno)
+        }
+    }
+    // WIFEXITED and WEXITSTATUS are macros Swift cannot import.
+    let exited = status & 0x7f == 0
+    let exitStatus = (status >> 8) & 0xff
+    guard exited && exitStatus == 0 else {
+        let how = exited ? "exited with status \(exitStatus)" : "was killed by signal \(status & 0x7f)"
+        throw ChildBinaryError(.compressionFailed, "`\(command) < \(input)` \(how)")
+    }
+}
