@@ -10,6 +10,10 @@
 #include <sys/eventfd.h>
 #include <sys/prctl.h>
 
+// Declared here too: another header may have pulled in <pthread.h> before
+// _GNU_SOURCE was defined, which hides the GNU extension.
+extern int pthread_setname_np(pthread_t thread, const char *name);
+
 static inline int mitogen_set_thread_name(const char *name) {
     return pthread_setname_np(pthread_self(), name);
 }

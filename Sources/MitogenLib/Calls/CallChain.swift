@@ -58,7 +58,7 @@ public final class CallChain: Sendable {
         return Message.pickled(body, handle: Handle.callFunction)
     }
 
-    private func encodeArgs<each A: Encodable>(_ args: repeat each A) throws -> [Value] {
+    func encodeArgs<each A: Encodable>(_ args: repeat each A) throws -> [Value] {
         var out: [Value] = []
         let encoder = ValueEncoder()
         for arg in repeat each args { out.append(try encoder.encode(arg)) }

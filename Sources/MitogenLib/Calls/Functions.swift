@@ -34,14 +34,22 @@ public enum Functions {
         /// Python-flavoured signature for `mitogen.functions`, e.g. `"(path: str) -> list[str]"`.
         public let signature: String
         public let summary: String
+        /// Runs on the broker thread instead of waiting its turn behind the
+        /// call in progress: for quick, non-blocking introspection such as
+        /// `mitogen.inflight`, which must answer while a call hangs.
+        public let immediate: Bool
         public let body: RawFunction
     }
 
     private static let table = Mutex<[String: Entry]>([:])
 
     /// Registers (or replaces) `name`.
-    public static func register(_ name: String, signature: String = "(...)", summary: String = "", _ body: @escaping RawFunction) {
-        table.withLock { $0[name] = Entry(name: name, signature: signature, summary: summary, body: body) }
+    public static func register(
+        _ name: String, signature: String = "(...)", summary: String = "", immediate: Bool = false,
+        _ body: @escaping RawFunction
+    ) {
+        let entry = Entry(name: name, signature: signature, summary: summary, immediate: immediate, body: body)
+        table.withLock { $0[name] = entry }
     }
 
     public static func lookup(_ name: String) -> Entry? { table.withLock { $0[name] } }

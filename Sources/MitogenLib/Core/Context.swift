@@ -98,7 +98,8 @@ public final class Context: Sendable {
     /// Calls `function` and waits for its result as a `Value` (or ignores it).
     @discardableResult
     public func call<each A: Encodable>(_ function: String, _ args: repeat each A) throws -> Value {
-        try defaultCallChain.call(function, repeat each args)
+        let chain = defaultCallChain
+        return try chain.callValue(function, args: chain.encodeArgs(repeat each args))
     }
 
     /// The async twin of `call`.

@@ -1,3 +1,4 @@
+import Logging
 import Synchronization
 
 /// Decides whether a message may reach a handler: `policy(message, stream)`
@@ -83,6 +84,38 @@ public final class Router: @unchecked Sendable {
             try? setup.put(true)
         }
         _ = try? setup.get()
+        if parentIDs.isEmpty { installMasterHandlers() }
+    }
+
+    // MARK: Master duties
+
+    private let nextContextID = Atomic<UInt32>(1)
+
+    /// A new context id: from the master's counter (in children this will ask
+    /// the master with ALLOCATE_ID).
+    public func allocateID() -> UInt32 {
+        nextContextID.add(1, ordering: .relaxed).oldValue
+    }
+
+    private func installMasterHandlers() {
+        _ = try? addHandler(handle: Handle.forwardLog) { [weak self] msg in
+            guard let self else { return }
+            let parts = msg.data.split(separator: 0, maxSplits: 2, omittingEmptySubsequences: false)
+            guard parts.count == 3 else { return }
+            logFromChild(
+                contextID: msg.srcID, logger: String(decoding: parts[0], as: UTF8.self),
+                level: Int(String(decoding: parts[1], as: UTF8.self)) ?? 20,
+                message: String(decoding: parts[2], as: UTF8.self))
+        }
+    }
+
+    /// Records a log line drained from a context: into the observer's buffer
+    /// and this process's swift-log, as `<logger>.[<context name>]`.
+    func logFromChild(contextID id: UInt32, logger: String, level: Int, message: String) {
+        let name = contexts.withLock { $0[id]?.name } ?? String(id)
+        observer.appendLog(
+            LogRecord(contextID: id, contextName: name, logger: logger, level: level, message: message, time: wallClockNow()))
+        Logger(label: "\(logger).[\(name)]").log(level: Logger.Level(pythonLevel: level), "\(message)")
     }
 
     /// True in the master (context 0 with no parent).

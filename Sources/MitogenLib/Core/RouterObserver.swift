@@ -38,6 +38,7 @@ public final class RouterObserver: Sendable {
     }
     private let state = Mutex(State())
     private let changeHooks = Mutex<[@Sendable () -> Void]>([])
+    let contextTable = Mutex<[UInt32: ContextInfo]>([:])
     /// How many log records are kept; older ones are dropped (and counted).
     public let logCapacity = 5000
 
@@ -52,6 +53,8 @@ public final class RouterObserver: Sendable {
         }
         for hook in changeHooks.withLock({ $0 }) { hook() }
     }
+
+    func notifyChanged() { changed { _ in } }
 
     /// Bumps with every change.
     public var generation: UInt64 { state.withLock { $0.generation } }
@@ -96,7 +99,12 @@ public final class RouterObserver: Sendable {
     }
 
     func streamGone(_ stream: Stream) { changed { _ in } }
-    func contextGone(_ id: UInt32) { changed { $0.goneContexts.insert(id) } }
+    func contextGone(_ id: UInt32) {
+        contextTable.withLock { table in
+            if table[id] != nil, case .failed = table[id]!.state {} else { table[id]?.state = .gone }
+        }
+        changed { $0.goneContexts.insert(id) }
+    }
     func brokerExited() { changed { $0.brokerExited = true } }
 }
 
@@ -120,5 +128,65 @@ extension Value {
         default: text = typeName
         }
         return text.count > 200 ? String(text.prefix(197)) + "..." : text
+    }
+}
+
+/// Where a context is in its life, as the console shows it.
+public enum ContextState: Sendable, Equatable, CustomStringConvertible {
+    /// The transport is starting (process spawned, waiting for the first stage).
+    case connecting
+    /// The child binary is being uploaded: bytes sent of total.
+    case uploading(sent: Int, total: Int)
+    /// Ready: calls can be made.
+    case connected
+    /// Connection failed with this error text.
+    case failed(String)
+    /// Asked to shut down; waiting for it to go.
+    case shuttingDown
+    /// Disconnected.
+    case gone
+
+    public var description: String {
+        switch self {
+        case .connecting: "connecting"
+        case .uploading(let sent, let total): "uploading \(total > 0 ? sent * 100 / total : 0)%"
+        case .connected: "connected"
+        case .failed(let e): "failed: \(e)"
+        case .shuttingDown: "shutting down"
+        case .gone: "gone"
+        }
+    }
+}
+
+/// One context in the tree the master knows.
+public struct ContextInfo: Sendable, Equatable {
+    public var id: UInt32
+    public var name: String
+    public var method: String
+    /// The context it was started through (`via`), 0 for the master itself.
+    public var parentID: UInt32
+    public var pid: Int32?
+    public var state: ContextState
+    /// Monotonic time it was created.
+    public var since: Double
+}
+
+extension RouterObserver {
+    /// Every context this router started or learnt of, by id.
+    public var contexts: [ContextInfo] { contextTable.withLock { $0.values.sorted { $0.id < $1.id } } }
+
+    func contextUpdated(_ id: UInt32, _ update: @Sendable (inout ContextInfo) -> Void) {
+        contextTable.withLock { table in
+            if var info = table[id] {
+                update(&info)
+                table[id] = info
+            }
+        }
+        notifyChanged()
+    }
+
+    func contextAdded(_ info: ContextInfo) {
+        contextTable.withLock { $0[info.id] = info }
+        notifyChanged()
     }
 }

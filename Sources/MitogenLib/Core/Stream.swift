@@ -315,6 +315,19 @@ public final class Stream: @unchecked Sendable {
         for hook in hooks { hook() }
     }
 
+    /// Writes what is queued, blocking up to `timeout` seconds: the last
+    /// replies and logs of a child leave before it exits. Broker thread only.
+    func flushBlocking(timeout: Double) {
+        let deadline = monotonicNow() + timeout
+        while txState.withLock({ !$0.queue.isEmpty && !$0.closed }) {
+            let left = deadline - monotonicNow()
+            if left <= 0 { return }
+            var pfd = pollfd(fd: tx.rawValue, events: Int16(POLLOUT), revents: 0)
+            if poll(&pfd, 1, Int32(left * 1000) + 1) <= 0 { return }
+            onWritable()
+        }
+    }
+
     /// Closes the sending direction only (half-close on a socket), so the peer
     /// sees EOF after the queued data; used for graceful shutdown of pipes.
     func closeWrite() {

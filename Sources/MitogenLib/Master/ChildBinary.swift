@@ -230,7 +230,7 @@ private func currentExecutablePath() -> String? {
 }
 
 /// Reads all of `path` with open(2)/read(2), retrying EINTR.
-private func readWholeFile(_ path: String) throws(ChildBinaryError) -> [UInt8] {
+func readWholeFile(_ path: String) throws(ChildBinaryError) -> [UInt8] {
     let fd = open(path, O_RDONLY | O_CLOEXEC)
     guard fd >= 0 else { throw ChildBinaryError(.unreadable, "cannot open \(path)", errno: errno) }
     defer { close(fd) }

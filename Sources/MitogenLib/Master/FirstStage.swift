@@ -59,9 +59,9 @@ public enum FirstStage {
     ///     after the user's cache directory, in order.
     /// Traps if `hash` is not a hex digest or a root is not absolute (caller bugs).
     public static func argv(
-        hash: String, name: String, fallbackRoots: [String] = defaultFallbackRoots
+        hash: String, name: String, childArguments: [String] = [], fallbackRoots: [String] = defaultFallbackRoots
     ) -> [String] {
-        ["/bin/sh", "-c", script(hash: hash, name: name, fallbackRoots: fallbackRoots), processName]
+        ["/bin/sh", "-c", script(hash: hash, name: name, childArguments: childArguments, fallbackRoots: fallbackRoots), processName]
     }
 
     /// The same program as one command line, for transports that take a string
@@ -70,17 +70,19 @@ public enum FirstStage {
     /// The script is joined into a single line and single-quoted, so any
     /// Bourne, csh or fish login shell passes it to `/bin/sh` unchanged.
     public static func shellCommand(
-        hash: String, name: String, fallbackRoots: [String] = defaultFallbackRoots
+        hash: String, name: String, childArguments: [String] = [], fallbackRoots: [String] = defaultFallbackRoots
     ) -> String {
-        let oneLine = scriptLines(hash: hash, name: name, fallbackRoots: fallbackRoots).joined(separator: "; ")
+        let oneLine = scriptLines(hash: hash, name: name, childArguments: childArguments, fallbackRoots: fallbackRoots)
+            .joined(separator: "; ")
         return "/bin/sh -c \(shellQuote(oneLine)) \(processName)"
     }
 
     /// The first-stage script, one statement group per line (see the type's comment).
     public static func script(
-        hash: String, name: String, fallbackRoots: [String] = defaultFallbackRoots
+        hash: String, name: String, childArguments: [String] = [], fallbackRoots: [String] = defaultFallbackRoots
     ) -> String {
-        scriptLines(hash: hash, name: name, fallbackRoots: fallbackRoots).joined(separator: "\n") + "\n"
+        scriptLines(hash: hash, name: name, childArguments: childArguments, fallbackRoots: fallbackRoots)
+            .joined(separator: "\n") + "\n"
     }
 
     /// `text` as one POSIX shell word: wrapped in single quotes, each `'` written as `'\''`.
@@ -99,7 +101,9 @@ public enum FirstStage {
     /// The script's lines. No line ends in a keyword or operator that must be
     /// followed by a command (`then`, `do`, `{`, `|`, `&&`), so both newline and
     /// `; ` are valid separators.
-    static func scriptLines(hash: String, name: String, fallbackRoots: [String]) -> [String] {
+    static func scriptLines(hash: String, name: String, childArguments: [String] = [], fallbackRoots: [String]) -> [String] {
+        // Extra argv words for the child (its config), quoted for the shell.
+        let extra = childArguments.map { " " + shellQuote($0) }.joined()
         precondition(SHA256.isHexDigest(hash), "FirstStage: hash \(hash) is not 64 lowercase hex digits")
         precondition(
             !fallbackRoots.isEmpty && fallbackRoots.allSatisfy { $0.hasPrefix("/") },
@@ -112,7 +116,7 @@ public enum FirstStage {
             "if [ -r /proc/self/status ]; then while read -r K V E X; do if [ \"$K\" = Uid: ]; then U=$E; break; fi; done < /proc/self/status; fi",
             "C=${XDG_CACHE_HOME:-${HOME:+$HOME/.cache}}; set --; if [ -n \"$C\" ]; then set -- \"$C/mitogen\"; fi",
             "if [ -n \"$U\" ]; then for R in \(roots); do set -- \"$@\" \"$R/mitogen-$U\"; done; fi",
-            "for D in \"$@\"; do if [ -x \"$D/mitogen-child-$H\" ]; then exec \"$D/mitogen-child-$H\" \"mitogen:$N\"; fi; done",
+            "for D in \"$@\"; do if [ -x \"$D/mitogen-child-$H\" ]; then exec \"$D/mitogen-child-$H\" \"mitogen:$N\"\(extra); fi; done",
             // Miss path: helpers.
             "say() { printf '%s\\n' \"MITOGEN0 $*\"; }",
             "die() { say ERROR \"$*\"; exit 1; }",
@@ -139,7 +143,7 @@ public enum FirstStage {
             "for D in \"$@\"; do T=\"$D/.mitogen-child-$H.$$\"; F=\"$D/mitogen-child-$H\"",
             "if [ \"$T\" = \"$K\" ] || cp \"$K\" \"$T\" 2>/dev/null; then :; else rm -f \"$T\"; warn \"cannot write $T, skipping $D\"; continue; fi",
             "chmod 700 \"$T\"; P=$(\"$T\" --mitogen-probe $V < /dev/null 2>&1); E=$?",
-            "if [ $E = 0 ] && [ \"$P\" = ok ]; then mv -f \"$T\" \"$F\" || { rm -f \"$T\" \"$K\"; die \"cannot rename $T to $F\"; }; if [ \"$K\" = \"$T\" ]; then :; else rm -f \"$K\"; fi; exec \"$F\" \"mitogen:$N\"; fi",
+            "if [ $E = 0 ] && [ \"$P\" = ok ]; then mv -f \"$T\" \"$F\" || { rm -f \"$T\" \"$K\"; die \"cannot rename $T to $F\"; }; if [ \"$K\" = \"$T\" ]; then :; else rm -f \"$K\"; fi; exec \"$F\" \"mitogen:$N\"\(extra); fi",
             "if [ $E = 126 ]; then warn \"cache directory $D is on a noexec mount\"; if [ \"$K\" = \"$T\" ]; then :; else rm -f \"$T\"; fi; continue; fi",
             "rm -f \"$T\" \"$K\"; die \"mitogen-child uploaded to $D failed its start probe (status $E): $P\"",
             "done",

@@ -1,0 +1,304 @@
+import Glibc
+import Synchronization
+
+/// The parameters every connection method accepts (the seed's `local()`
+/// parameters, which all other methods inherit).
+public struct ConnectionOptions: Sendable {
+    /// Name of the new context; defaults to the method's (`local.<pid>`, `ssh.<host>`, ...).
+    public var name: String?
+    /// `argv[0]` suffix of the child: it shows as `mitogen:<remoteName>`.
+    /// Defaults to `<user>@<host>:<pid>` of the spawner. Must not contain `/`.
+    public var remoteName: String?
+    /// Seconds for the whole start (transport, upload, child ready). Default 30.
+    public var connectTimeout: Double?
+    public var debug = false
+    public var profiling = false
+    /// Defaults to the router's `unidirectional`.
+    public var unidirectional: Bool?
+    /// Start the new context through this one (routing issue: not yet supported).
+    public var via: Context?
+
+    public init(
+        name: String? = nil, remoteName: String? = nil, connectTimeout: Double? = nil, debug: Bool = false,
+        profiling: Bool = false, unidirectional: Bool? = nil, via: Context? = nil
+    ) {
+        self.name = name
+        self.remoteName = remoteName
+        self.connectTimeout = connectTimeout
+        self.debug = debug
+        self.profiling = profiling
+        self.unidirectional = unidirectional
+        self.via = via
+    }
+}
+
+/// How one connection method reaches its target: the argv that runs the first
+/// stage there, and its default context name. Methods are small value types
+/// (DESIGN §6); `local` is the identity transport.
+public protocol ConnectionMethod: Sendable {
+    /// Method name as in the seed: `local`, `ssh`, `sudo`, ...
+    var methodName: String { get }
+    /// Default context name when `ConnectionOptions.name` is nil.
+    func defaultName(pid: Int32) -> String
+    /// The argv to spawn locally, given the first stage's own argv
+    /// (`/bin/sh -c SCRIPT mitogen-stage1`) and its one-line form.
+    func command(stageArgv: [String], stageCommand: String) throws -> [String]
+    /// Whether the upload should be compressed (slow links) or raw (pipes).
+    var preferCompression: Bool { get }
+}
+
+/// The `local` method: a child process on this machine.
+public struct LocalMethod: ConnectionMethod {
+    public init() {}
+    public var methodName: String { "local" }
+    public func defaultName(pid: Int32) -> String { "local.\(pid)" }
+    public func command(stageArgv: [String], stageCommand: String) throws -> [String] { stageArgv }
+    public var preferCompression: Bool { false }
+}
+
+extension Router {
+    /// Starts a child on this machine (the seed's `local()`).
+    ///
+    /// The child is the static `mitogen-child`, started through the POSIX sh
+    /// first stage: uploaded into the cache directory on first use, reused by
+    /// content hash after that.
+    /// - Throws: `StreamError` (kinds `.timeout`, `.eof`, `.refused`) when it cannot start.
+    public func local(
+        name: String? = nil, remoteName: String? = nil, connectTimeout: Double? = nil, debug: Bool = false,
+        profiling: Bool = false, unidirectional: Bool? = nil, via: Context? = nil
+    ) throws -> Context {
+        try connect(
+            LocalMethod(),
+            ConnectionOptions(
+                name: name, remoteName: remoteName, connectTimeout: connectTimeout, debug: debug,
+                profiling: profiling, unidirectional: unidirectional, via: via))
+    }
+
+    /// Starts a context with `method`: spawns its command, runs the upload
+    /// handshake, and returns once the child answers, or throws.
+    public func connect(_ method: any ConnectionMethod, _ options: ConnectionOptions) throws -> Context {
+        if options.via != nil {
+            throw StreamError("via= is not supported yet: contexts can only be started from the master for now")
+        }
+        if let remote = options.remoteName, remote.contains("/") {
+            throw StreamError("remote_name= cannot contain slashes")
+        }
+        let child = try ChildBinaryCache.shared()
+        let id = allocateID()
+        let remoteName = (options.remoteName ?? defaultRemoteName()).replacingSlashes()
+        var config = ChildConfig(contextID: id, parentIDs: [contextID] + parentIDs)
+        config.maxMessageSize = maxMessageSize
+        config.debug = options.debug
+        config.profiling = options.profiling
+        config.unidirectional = options.unidirectional ?? unidirectional
+        let stageArgv = FirstStage.argv(hash: child.hash, name: remoteName, childArguments: [config.argument])
+        let stageCommand = FirstStage.shellCommand(hash: child.hash, name: remoteName, childArguments: [config.argument])
+        let argv = try method.command(stageArgv: stageArgv, stageCommand: stageCommand)
+
+        let (mine, theirs) = try FileDescriptor.socketPair()
+        let (errRead, errWrite) = try FileDescriptor.pipe()
+        let pid: pid_t
+        do {
+            pid = try spawnProcess(
+                SpawnRequest(
+                    executable: argv[0], argv: argv, stdin: theirs, stdout: theirs, stderr: errWrite,
+                    newSession: true))
+        } catch {
+            for fd in [mine, theirs, errRead, errWrite] { fd.close() }
+            throw StreamError("Child start failed: \(error). Command was: \(argv.map(pythonQuote).joined(separator: " "))")
+        }
+        theirs.close()
+        errWrite.close()
+        try mine.setNonBlocking(true)
+        try errRead.setNonBlocking(true)
+
+        let name = options.name ?? method.defaultName(pid: pid)
+        let context = context(byID: id, name: name)
+        observer.contextAdded(
+            ContextInfo(id: id, name: name, method: method.methodName, parentID: contextID, pid: pid, state: .connecting, since: monotonicNow()))
+        let stream = Stream(name: name, remoteID: id, broker: broker, rx: mine, tx: mine, privileged: false, pid: pid, maxMessageSize: maxMessageSize)
+        let outcome = Latch<StreamError?>()
+        let handshake = UploadHandshake(
+            BootstrapHandshake(child: child, preferCompression: method.preferCompression),
+            observer: observer, contextID: id)
+        handshake.onReady = { try? outcome.put(nil) }
+        stream.handshake = handshake
+        stream.onHandshakeFailure = { error in try? outcome.put(error) }
+        stream.disconnectHooks.append { [broker] in Reaper.start(pid: pid, broker: broker) }
+        let diagnostics = DiagnosticsReader(fd: errRead, contextID: id, contextName: name, router: self, handshake: handshake)
+        register(context, stream: stream)
+        broker.defer { diagnostics.start() }
+
+        let timeout = options.connectTimeout ?? 30.0
+        let timer = broker.after(timeout) {
+            try? outcome.put(StreamError("Connection timed out.", kind: .timeout))
+        }
+        defer { timer.cancel() }
+        let failure: StreamError?
+        do {
+            failure = try outcome.get()
+        } catch {
+            failure = StreamError("Connection cancelled because the associated Broker began to shut down.", kind: .cancelled)
+        }
+        if let failure {
+            observer.contextUpdated(id) { $0.state = .failed(failure.message) }
+            broker.defer { stream.disconnect(reason: failure.message) }
+            throw failure
+        }
+        observer.contextUpdated(id) { $0.state = .connected }
+        return context
+    }
+
+    /// `<user>@<host>:<pid>` of this process, Mitogen's default remote name.
+    func defaultRemoteName() -> String {
+        let user = PasswdFile.userName(uid: getuid()) ?? String(getuid())
+        return "\(user)@\(hostName()):\(getpid())"
+    }
+}
+
+extension String {
+    func replacingSlashes() -> String {
+        String(map { $0 == "/" || $0 == "\\" ? "_" : $0 })
+    }
+}
+
+/// Python's `repr` of a string, for command lines in error texts.
+func pythonQuote(_ s: String) -> String { "'" + s.replacingOccurrences("'", "\\'") + "'" }
+
+extension String {
+    func replacingOccurrences(_ target: Character, _ replacement: String) -> String {
+        var out = ""
+        for c in self { if c == target { out += replacement } else { out.append(c) } }
+        return out
+    }
+}
+
+/// The child binary this master uploads, located and hashed once per process.
+enum ChildBinaryCache {
+    private static let cached = Mutex<ChildBinary?>(nil)
+
+    static func shared() throws -> ChildBinary {
+        try cached.withLock { c in
+            if let c { return c }
+            do {
+                let made = try ChildBinary(path: ChildBinary.locate())
+                c = made
+                return made
+            } catch {
+                throw StreamError("cannot start a context: \(error)", kind: .refused)
+            }
+        }
+    }
+}
+
+/// Adapts the master's upload state machine to the stream's handshake hook,
+/// publishing progress to the observer.
+final class UploadHandshake: StreamHandshake, @unchecked Sendable {
+    // @unchecked: used only on the broker thread (the stream's reader).
+    var state: BootstrapHandshake
+    let observer: RouterObserver
+    let contextID: UInt32
+    var onReady: (() -> Void)?
+
+    init(_ state: BootstrapHandshake, observer: RouterObserver, contextID: UInt32) {
+        self.state = state
+        self.observer = observer
+        self.contextID = contextID
+    }
+
+    func feed(_ bytes: [UInt8]) -> HandshakeStep { step(state.feed(bytes)) }
+
+    func eof() -> StreamError {
+        for action in state.eof() {
+            if case .failed(let text) = action { return StreamError(text, kind: .eof) }
+        }
+        return StreamError("EOF on stream during bootstrap", kind: .eof)
+    }
+
+    /// stderr lines of the target before it is ready: kept for the EOF error text.
+    func diagnostics(_ bytes: [UInt8]) -> [String] {
+        state.feedDiagnostics(bytes).compactMap { if case .log(let l) = $0 { l } else { nil } }
+    }
+
+    private func step(_ actions: [BootstrapHandshake.Action]) -> HandshakeStep {
+        var out: [UInt8] = []
+        for action in actions {
+            switch action {
+            case .send(let bytes): out += bytes
+            case .log(let line): logDebug("bootstrap \(contextID): \(line)")
+            case .progress(let sent, let total):
+                observer.contextUpdated(contextID) { $0.state = .uploading(sent: sent, total: total) }
+            case .ready(let leftover):
+                onReady?()
+                return .ready(leftover: leftover)
+            case .failed(let text):
+                let kind: StreamError.Kind = text.hasPrefix("EOF") ? .eof : .refused
+                return .failed(StreamError(text, kind: kind))
+            }
+        }
+        return .continue(send: out)
+    }
+}
+
+/// Reads a child's stderr: lines before it is ready feed the bootstrap error
+/// text; after that each line is logged as the context's `stderr`.
+final class DiagnosticsReader: @unchecked Sendable {
+    // @unchecked: used only on the broker thread.
+    let fd: FileDescriptor
+    let side: BrokerSide
+    let contextID: UInt32
+    let contextName: String
+    weak var router: Router?
+    let handshake: UploadHandshake
+    var partial: [UInt8] = []
+
+    init(fd: FileDescriptor, contextID: UInt32, contextName: String, router: Router, handshake: UploadHandshake) {
+        self.fd = fd
+        self.side = BrokerSide(fd: fd.rawValue, keepAlive: false)
+        self.contextID = contextID
+        self.contextName = contextName
+        self.router = router
+        self.handshake = handshake
+    }
+
+    func start() {
+        router?.broker.startReceive(side) { [self] in onReadable() }
+    }
+
+    private func onReadable() {
+        var buf = [UInt8](repeating: 0, count: 65536)
+        let r = buf.withUnsafeMutableBytes { b in Result { () throws(SystemError) in try fd.read(into: b) } }
+        switch r {
+        case .success(.bytes(let n)):
+            let chunk = Array(buf[0..<n])
+            _ = handshake.diagnostics(chunk)
+            partial += chunk
+            while let nl = partial.firstIndex(of: 0x0a) {
+                let line = String(decoding: partial[..<nl], as: UTF8.self)
+                partial.removeSubrange(...nl)
+                router?.logFromChild(contextID: contextID, logger: "stderr", level: 20, message: line)
+            }
+            if partial.count > 65536 { partial.removeAll() }
+        case .success(.wouldBlock):
+            return
+        default:
+            router?.broker.remove(side)
+            fd.close()
+        }
+    }
+}
+
+/// Reaps a child process after its stream died, escalating like Mitogen:
+/// polls at 0.05·1.72ⁿ s, SIGTERM at the 2nd poll, SIGKILL at the 6th, gives
+/// up after 20.
+enum Reaper {
+    static func start(pid: pid_t, broker: Broker, attempt: Int = 0) {
+        if let status = try? waitProcess(pid, block: false), status != nil { return }
+        if attempt == 2 { _ = sendSignal(SIGTERM, to: pid) }
+        if attempt == 6 { _ = sendSignal(SIGKILL, to: pid) }
+        guard attempt < 20, broker.isRunning else { return }
+        var delay = 0.05
+        for _ in 0..<attempt { delay *= 1.72 }
+        broker.after(min(delay, 5.0)) { start(pid: pid, broker: broker, attempt: attempt + 1) }
+    }
+}
