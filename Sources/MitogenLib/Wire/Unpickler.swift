@@ -1,0 +1,679 @@
+/// Bounds on what one decode may build, so hostile input cannot exhaust the
+/// stack (a deeply nested `Value` recurses when destroyed), memory or time.
+///
+/// Lengths in the input are never trusted beyond the bytes that remain, so
+/// memory stays proportional to the input whatever the limits; these bound
+/// the shape of the result.
+public struct PickleLimits: Sendable {
+    /// Deepest nesting of containers (a scalar is depth 0, `[1]` depth 1).
+    public var maxDepth: Int
+    /// Most items in one tuple, list, dict or set.
+    public var maxContainerItems: Int
+    /// Most values in the whole result, counted as if shared references were
+    /// copies: memo references (BINGET) can make a small pickle describe a
+    /// huge tree, which is cheap to hold but slow to hash, compare or re-encode.
+    public var maxNodes: Int
+
+    public init(maxDepth: Int = 512, maxContainerItems: Int = 1 << 24, maxNodes: Int = 1 << 27) {
+        self.maxDepth = maxDepth
+        self.maxContainerItems = maxContainerItems
+        self.maxNodes = maxNodes
+    }
+
+    /// 512 levels, 16 Mi items per container, 128 Mi values in all.
+    public static let `default` = PickleLimits()
+}
+
+extension Pickle {
+    /// Decodes one pickle that fills `bytes` exactly.
+    ///
+    /// Strict: only the opcodes of Mitogen's protocol-2 subset
+    /// (`PickleOpcode`) and the callables of Mitogen's allow-list plus set and
+    /// frozenset (`PickleGlobal`), with Mitogen's receiver checks. Ints are
+    /// normalized (`Value.integer`), SHORT_BINSTRING / BINSTRING decode as bytes
+    /// (Mitogen's `encoding='bytes'`). Unlike Python, a list or dict must be
+    /// complete before it is used inside another value: self-references and
+    /// changes through a memo reference after use are refused (CPython's
+    /// pickler never writes them for acyclic values).
+    ///
+    /// - Throws: `PickleError` naming the opcode and offset: truncated input,
+    ///   unknown opcode, refused global (`cannot unpickle 'os'/'system'`), bad
+    ///   arguments (`invalid message: Required length 0..9999, got 10000`),
+    ///   unhashable keys, stack or memo misuse, bytes after STOP, or a limit.
+    public static func loads(_ bytes: [UInt8], limits: PickleLimits = .default) throws(PickleError) -> Value {
+        let result = bytes.withUnsafeBufferPointer { buffer in
+            Result { () throws(PickleError) -> Value in
+                var unpickler = Unpickler(buffer, limits: limits)
+                let value = try unpickler.loadOne()
+                try unpickler.expectEnd()
+                return value
+            }
+        }
+        return try result.get()
+    }
+
+    /// Decodes several concatenated pickles that share one memo (a later
+    /// pickle may BINGET what an earlier one memoized), as Mitogen's
+    /// `unpickle_iter` reads LOAD_RESOURCE payloads. Empty input gives `[]`.
+    /// - Throws: `PickleError` as `loads`, for the first pickle that fails.
+    public static func loadsAll(_ bytes: [UInt8], limits: PickleLimits = .default) throws(PickleError) -> [Value] {
+        let result = bytes.withUnsafeBufferPointer { buffer in
+            Result { () throws(PickleError) -> [Value] in
+                var unpickler = Unpickler(buffer, limits: limits)
+                var values: [Value] = []
+                while !unpickler.isAtEnd { values.append(try unpickler.loadOne()) }
+                return values
+            }
+        }
+        return try result.get()
+    }
+}
+
+/// A list under construction. A class so that the stack and the memo share
+/// it, as Python shares the list object. Frozen once used as a value: later
+/// changes could not reach the copies already taken.
+final class ListBuilder {
+    var items: [Value] = []
+    var shape = Shape(depth: 1, nodes: 1)
+    var frozen = false
+}
+
+/// A dict under construction; see `ListBuilder`.
+final class DictBuilder {
+    var dict = PyDict()
+    var shape = Shape(depth: 1, nodes: 1)
+    var frozen = false
+}
+
+/// Nesting depth and expanded value count of a decoded value (`PickleLimits`).
+struct Shape {
+    var depth: Int
+    var nodes: Int
+    static let scalar = Shape(depth: 0, nodes: 1)
+}
+
+/// One entry of the unpickler's stack or memo.
+enum StackItem {
+    case value(Value, Shape)
+    case list(ListBuilder)
+    case dict(DictBuilder)
+    /// A GLOBAL, waiting for REDUCE.
+    case callable(PickleGlobal)
+}
+
+/// The decoder state over one input buffer. Not reentrant, no recursion:
+/// the nesting of the input lives on `stack`, never on the call stack.
+struct Unpickler {
+    private let input: UnsafeBufferPointer<UInt8>
+    private var position = 0
+    private let limits: PickleLimits
+    private var stack: [StackItem] = []
+    /// Stack heights at each open MARK.
+    private var marks: [Int] = []
+    /// Memo entries at dense indices; grows only as far as PUTs justify.
+    private var memo: [StackItem?] = []
+    /// Memo entries at indices too far beyond the dense part.
+    private var sparseMemo: [UInt32: StackItem] = [:]
+    private var putCount = 0
+    /// The opcode being decoded and its offset, for errors.
+    private var opcode: UInt8 = 0
+    private var opcodeOffset = 0
+
+    init(_ input: UnsafeBufferPointer<UInt8>, limits: PickleLimits) {
+        self.input = input
+        self.limits = limits
+        stack.reserveCapacity(16)
+    }
+
+    var isAtEnd: Bool { position >= input.count }
+
+    /// - Throws: `.malformed` when bytes follow the STOP of the only pickle.
+    func expectEnd() throws(PickleError) {
+        guard isAtEnd else {
+            throw PickleError(
+                .malformed, "\(input.count - position) bytes follow the STOP opcode of the pickle",
+                offset: position)
+        }
+    }
+
+    // MARK: - Errors and input
+
+    private func failure(_ code: PickleError.Code, _ reason: String) -> PickleError {
+        PickleError(code, reason, opcode: opcode, offset: opcodeOffset)
+    }
+
+    /// Claims `count` bytes of operand and returns where they start.
+    @inline(__always)
+    private mutating func take(_ count: Int) throws(PickleError) -> Int {
+        let left = input.count - position
+        guard count >= 0, count <= left else {
+            throw failure(.truncated, "pickle data was truncated: operand needs \(count) bytes, \(left) left")
+        }
+        let start = position
+        position += count
+        return start
+    }
+
+    private mutating func readU8() throws(PickleError) -> UInt8 {
+        input[try take(1)]
+    }
+
+    private mutating func readU16LE() throws(PickleError) -> UInt16 {
+        let at = try take(2)
+        return UInt16(input[at]) | UInt16(input[at + 1]) << 8
+    }
+
+    private mutating func readU32LE() throws(PickleError) -> UInt32 {
+        let at = try take(4)
+        return UInt32(input[at]) | UInt32(input[at + 1]) << 8 | UInt32(input[at + 2]) << 16
+            | UInt32(input[at + 3]) << 24
+    }
+
+    private mutating func readBytes(_ count: Int) throws(PickleError) -> [UInt8] {
+        let at = try take(count)
+        return Array(UnsafeBufferPointer(rebasing: input[at..<at + count]))
+    }
+
+    private mutating func readUTF8(_ count: Int, _ what: String) throws(PickleError) -> String {
+        let at = try take(count)
+        guard let text = String(validating: UnsafeBufferPointer(rebasing: input[at..<at + count]), as: UTF8.self)
+        else {
+            throw failure(.malformed, "\(what) is not valid UTF-8 (lone surrogates are not supported)")
+        }
+        return text
+    }
+
+    /// A GLOBAL operand line, without its newline.
+    private mutating func readLine() throws(PickleError) -> String {
+        var end = position
+        while end < input.count && input[end] != 0x0a { end += 1 }
+        guard end < input.count else {
+            throw failure(.truncated, "pickle data was truncated: GLOBAL operand has no newline")
+        }
+        let text = try readUTF8(end - position, "GLOBAL operand")
+        position += 1
+        return text
+    }
+
+    // MARK: - Stack
+
+    /// The lowest stack index the current opcode may touch: above the last MARK.
+    private var fence: Int { marks.last ?? 0 }
+
+    private func underflow() -> PickleError { failure(.malformed, "unpickling stack underflow") }
+
+    private mutating func push(_ value: Value, _ shape: Shape = .scalar) {
+        stack.append(.value(value, shape))
+    }
+
+    private mutating func pop() throws(PickleError) -> StackItem {
+        guard stack.count > fence else { throw underflow() }
+        return stack.removeLast()
+    }
+
+    private mutating func popMark() throws(PickleError) -> Int {
+        guard let mark = marks.popLast() else { throw failure(.malformed, "could not find MARK") }
+        return mark
+    }
+
+    /// The value of a stack item; freezes a builder, since its contents are now copied.
+    private func settle(_ item: StackItem) throws(PickleError) -> (Value, Shape) {
+        switch item {
+        case .value(let value, let shape):
+            return (value, shape)
+        case .list(let builder):
+            builder.frozen = true
+            return (.list(builder.items), builder.shape)
+        case .dict(let builder):
+            builder.frozen = true
+            return (.dict(builder.dict), builder.shape)
+        case .callable(let callable):
+            throw failure(.malformed, "\(callable.qualifiedName) can only be called by REDUCE, not used as a value")
+        }
+    }
+
+    private func itemTypeName(_ item: StackItem) -> String {
+        switch item {
+        case .value(let value, _): value.typeName
+        case .list: "list"
+        case .dict: "dict"
+        case .callable(let callable): callable.qualifiedName
+        }
+    }
+
+    // MARK: - Limits
+
+    private func checked(_ shape: Shape) throws(PickleError) -> Shape {
+        if shape.depth > limits.maxDepth {
+            throw failure(.limitExceeded, "value nested deeper than the limit of \(limits.maxDepth) levels")
+        }
+        if shape.nodes > limits.maxNodes {
+            throw failure(.limitExceeded, "value holds more than the limit of \(limits.maxNodes) values")
+        }
+        return shape
+    }
+
+    private func checkCount(_ count: Int, _ what: String) throws(PickleError) {
+        if count > limits.maxContainerItems {
+            throw failure(.limitExceeded, "\(what) holds more than the limit of \(limits.maxContainerItems) items")
+        }
+    }
+
+    /// The shape of a container after adding a member of shape `member`.
+    private func grown(_ shape: Shape, by member: Shape) throws(PickleError) -> Shape {
+        let (nodes, overflow) = shape.nodes.addingReportingOverflow(member.nodes)
+        return try checked(Shape(depth: max(shape.depth, member.depth + 1), nodes: overflow ? .max : nodes))
+    }
+
+    // MARK: - Decoding
+
+    /// Decodes the pickle starting at the current position, through its STOP.
+    mutating func loadOne() throws(PickleError) -> Value {
+        stack.removeAll(keepingCapacity: true)
+        marks.removeAll(keepingCapacity: true)
+        while true {
+            guard position < input.count else {
+                throw PickleError(.truncated, "pickle data was truncated: no STOP opcode", offset: position)
+            }
+            opcodeOffset = position
+            opcode = input[position]
+            position += 1
+            guard let op = PickleOpcode(rawValue: opcode) else {
+                throw failure(.unknownOpcode, "invalid load key \(hexByte(opcode)): not an opcode of Mitogen's pickle")
+            }
+            switch op {
+            case .proto:
+                let version = try readU8()
+                guard version <= 2 else {
+                    throw failure(.malformed, "unsupported pickle protocol \(version): Mitogen speaks protocol 2")
+                }
+            case .stop:
+                guard marks.isEmpty else { throw failure(.malformed, "STOP with an open MARK") }
+                guard stack.count == 1 else {
+                    throw failure(
+                        .malformed,
+                        stack.isEmpty ? "STOP with an empty stack" : "STOP with \(stack.count) items on the stack")
+                }
+                return try settle(stack.removeLast()).0
+            case .mark:
+                marks.append(stack.count)
+            case .none:
+                push(.none)
+            case .newTrue:
+                push(.bool(true))
+            case .newFalse:
+                push(.bool(false))
+            case .binInt1:
+                push(.int(Int(try readU8())))
+            case .binInt2:
+                push(.int(Int(try readU16LE())))
+            case .binInt:
+                push(.int(Int(Int32(bitPattern: try readU32LE()))))
+            case .long1:
+                let count = Int(try readU8())
+                push(.integer(LargeInt(twosComplementLittleEndian: try readBytes(count))))
+            case .long4:
+                let count = Int(Int32(bitPattern: try readU32LE()))
+                guard count >= 0 else { throw failure(.malformed, "LONG pickle has negative byte count") }
+                push(.integer(LargeInt(twosComplementLittleEndian: try readBytes(count))))
+            case .binFloat:
+                let at = try take(8)
+                var bits: UInt64 = 0
+                for i in 0..<8 { bits = bits << 8 | UInt64(input[at + i]) }
+                push(.float(Double(bitPattern: bits)))
+            case .binUnicode:
+                let count = Int(try readU32LE())
+                push(.str(try readUTF8(count, "BINUNICODE string")))
+            case .shortBinString:
+                let count = Int(try readU8())
+                push(.bytes(try readBytes(count)))
+            case .binString:
+                let count = Int(Int32(bitPattern: try readU32LE()))
+                guard count >= 0 else { throw failure(.malformed, "BINSTRING pickle has negative byte count") }
+                push(.bytes(try readBytes(count)))
+            case .emptyTuple:
+                push(.tuple([]), Shape(depth: 1, nodes: 1))
+            case .tuple1, .tuple2, .tuple3:
+                let count = Int(opcode - PickleOpcode.tuple1.rawValue) + 1
+                guard stack.count - fence >= count else { throw underflow() }
+                try buildTuple(from: stack.count - count)
+            case .tuple:
+                try buildTuple(from: try popMark())
+            case .emptyList:
+                stack.append(.list(ListBuilder()))
+            case .append:
+                let item = try pop()
+                let builder = try openList(at: stack.count - 1)
+                let (value, shape) = try settle(item)
+                try append(value, shape, to: builder)
+            case .appends:
+                let mark = try popMark()
+                let builder = try openList(at: mark - 1)
+                for i in mark..<stack.count {
+                    let (value, shape) = try settle(stack[i])
+                    try append(value, shape, to: builder)
+                }
+                stack.removeSubrange(mark...)
+            case .emptyDict:
+                stack.append(.dict(DictBuilder()))
+            case .setItem:
+                let value = try pop()
+                let key = try pop()
+                let builder = try openDict(at: stack.count - 1)
+                try setItem(key, value, in: builder)
+            case .setItems:
+                let mark = try popMark()
+                let builder = try openDict(at: mark - 1)
+                guard (stack.count - mark) % 2 == 0 else {
+                    throw failure(.malformed, "odd number of items for SETITEMS")
+                }
+                for i in stride(from: mark, to: stack.count, by: 2) {
+                    try setItem(stack[i], stack[i + 1], in: builder)
+                }
+                stack.removeSubrange(mark...)
+            case .global:
+                let module = try readLine()
+                let name = try readLine()
+                guard let callable = PickleGlobal(module: module, name: name) else {
+                    throw failure(.forbiddenGlobal, "cannot unpickle \(pyStrRepr(module))/\(pyStrRepr(name))")
+                }
+                stack.append(.callable(callable))
+            case .reduce:
+                let argsItem = try pop()
+                let calleeItem = try pop()
+                guard case .callable(let callable) = calleeItem else {
+                    throw failure(.malformed, "REDUCE of a \(itemTypeName(calleeItem)), which is not callable")
+                }
+                guard case .value(.tuple(let args), let argsShape) = argsItem else {
+                    throw failure(.malformed, "REDUCE arguments must be a tuple, got \(itemTypeName(argsItem))")
+                }
+                let result = try call(callable, args)
+                push(result, Shape(depth: max(argsShape.depth - 1, 0), nodes: max(argsShape.nodes - 1, 1)))
+            case .binPut:
+                try put(UInt32(try readU8()))
+            case .longBinPut:
+                try put(try readU32LE())
+            case .binGet:
+                try get(UInt32(try readU8()))
+            case .longBinGet:
+                try get(try readU32LE())
+            }
+        }
+    }
+
+    private mutating func buildTuple(from start: Int) throws(PickleError) {
+        let count = stack.count - start
+        try checkCount(count, "tuple")
+        var items: [Value] = []
+        items.reserveCapacity(count)
+        var shape = Shape(depth: 1, nodes: 1)
+        for i in start..<stack.count {
+            let (value, member) = try settle(stack[i])
+            items.append(value)
+            shape = try grown(shape, by: member)
+        }
+        stack.removeSubrange(start...)
+        push(.tuple(items), shape)
+    }
+
+    /// The list builder at `index`, which must be above the fence and still open.
+    private func openList(at index: Int) throws(PickleError) -> ListBuilder {
+        guard index >= fence, index < stack.count else { throw underflow() }
+        guard case .list(let builder) = stack[index] else {
+            throw failure(.malformed, "cannot append to a \(itemTypeName(stack[index]))")
+        }
+        guard !builder.frozen else {
+            throw failure(.malformed, "list changed after it was used as a value (self-reference?)")
+        }
+        return builder
+    }
+
+    private func openDict(at index: Int) throws(PickleError) -> DictBuilder {
+        guard index >= fence, index < stack.count else { throw underflow() }
+        guard case .dict(let builder) = stack[index] else {
+            throw failure(.malformed, "cannot set an item of a \(itemTypeName(stack[index]))")
+        }
+        guard !builder.frozen else {
+            throw failure(.malformed, "dict changed after it was used as a value (self-reference?)")
+        }
+        return builder
+    }
+
+    private func append(_ value: Value, _ shape: Shape, to builder: ListBuilder) throws(PickleError) {
+        guard !builder.frozen else {
+            throw failure(.malformed, "list changed after it was used as a value (self-reference?)")
+        }
+        try checkCount(builder.items.count + 1, "list")
+        builder.shape = try grown(builder.shape, by: shape)
+        builder.items.append(value)
+    }
+
+    private func setItem(_ keyItem: StackItem, _ valueItem: StackItem, in builder: DictBuilder) throws(PickleError) {
+        let (key, keyShape) = try settle(keyItem)
+        let (value, valueShape) = try settle(valueItem)
+        guard !builder.frozen else {
+            throw failure(.malformed, "dict changed after it was used as a value (self-reference?)")
+        }
+        if let type = unhashableType(key) { throw failure(.unhashable, "unhashable type: '\(type)'") }
+        try checkCount(builder.dict.count + 1, "dict")
+        builder.shape = try grown(try grown(builder.shape, by: keyShape), by: valueShape)
+        builder.dict[key] = value
+    }
+
+    // MARK: - Memo
+
+    private mutating func put(_ index: UInt32) throws(PickleError) {
+        guard stack.count > fence else { throw underflow() }
+        let item = stack[stack.count - 1]
+        putCount += 1
+        let i = Int(index)
+        if i < memo.count {
+            memo[i] = item
+        } else if i < 2 * putCount + 64 {
+            // Dense growth stays proportional to the number of PUTs seen.
+            memo.append(contentsOf: repeatElement(nil, count: i - memo.count))
+            memo.append(item)
+        } else {
+            sparseMemo[index] = item
+        }
+    }
+
+    private mutating func get(_ index: UInt32) throws(PickleError) {
+        let i = Int(index)
+        let found: StackItem? = i < memo.count ? memo[i] : sparseMemo[index]
+        guard let item = found else {
+            throw failure(.malformed, "memo key \(index) refers to nothing: no PUT before it")
+        }
+        stack.append(item)
+    }
+}
+
+/// The Python type name of the first unhashable part of `value`, or nil if
+/// Python could hash it.
+func unhashableType(_ value: Value) -> String? {
+    switch value {
+    case .list: "list"
+    case .dict: "dict"
+    case .set: "set"
+    case .kwargs: "Kwargs"
+    case .tuple(let items), .frozenset(let items):
+        items.lazy.compactMap(unhashableType).first
+    default: nil
+    }
+}
+
+// MARK: - The allowed callables
+
+extension Unpickler {
+    private func invalid(_ reason: String) -> PickleError {
+        failure(.invalidArgument, "invalid message: " + reason)
+    }
+
+    private func arity(_ args: [Value], _ expected: ClosedRange<Int>, _ name: String) throws(PickleError) {
+        guard expected.contains(args.count) else {
+            let want = expected.count == 1 ? "\(expected.lowerBound)" : "\(expected.lowerBound) to \(expected.upperBound)"
+            throw invalid("\(name)() takes \(want) arguments (\(args.count) given)")
+        }
+    }
+
+    /// Mitogen's `_require_types(v, integer_types)` + `_require_bounds(v, lo, hi)`.
+    private func requireInt(_ value: Value, _ bounds: ClosedRange<Int>) throws(PickleError) -> Int {
+        switch value {
+        case .int(let i) where bounds.contains(i):
+            return i
+        case .int(let i):
+            throw invalid("Required bounds \(bounds.lowerBound)..\(bounds.upperBound), got \(i)")
+        case .bigInt(let n):
+            throw invalid("Required bounds \(bounds.lowerBound)..\(bounds.upperBound), got \(n)")
+        default:
+            throw invalid("Required one of (<class 'int'>,), got <class '\(value.typeName)'>")
+        }
+    }
+
+    /// Mitogen's `_require_types(v, (str,))` + `_require_length(v, 0, maxLength)`
+    /// (length in code points, as Python's `len`).
+    private func requireStr(_ value: Value, maxLength: Int) throws(PickleError) -> String {
+        guard case .str(let text) = value else {
+            throw invalid("Required one of (<class 'str'>,), got <class '\(value.typeName)'>")
+        }
+        let length = text.unicodeScalars.count
+        guard length <= maxLength else { throw invalid("Required length 0..\(maxLength), got \(length)") }
+        return text
+    }
+
+    /// Runs an allowed callable on its REDUCE arguments, with the receiver
+    /// checks of `mitogen.core` (notes/mitogen-wire.md §3). Where Python would
+    /// coerce odd arguments (`Blob(5)` is five zero bytes, `Secret(1)` is
+    /// `'1'`, `set('ab')`), this refuses them: Mitogen's picklers never write
+    /// them, and `bytes(n)` would allocate whatever a hostile peer asks.
+    fileprivate func call(_ callable: PickleGlobal, _ args: [Value]) throws(PickleError) -> Value {
+        switch callable {
+        case .unpickleContext:
+            try arity(args, 2...2, "_unpickle_context")
+            let id = try requireInt(args[0], 0...Int(UInt32.max))
+            if case .none = args[1] { return .context(id: UInt32(id), name: nil) }
+            return .context(id: UInt32(id), name: try requireStr(args[1], maxLength: 500))
+        case .unpickleSender:
+            try arity(args, 2...2, "_unpickle_sender")
+            let contextID = try requireInt(args[0], 0...Int(UInt32.max))
+            let handle = try requireInt(args[1], 1...Int(UInt32.max))
+            return .sender(contextID: UInt32(contextID), handle: UInt32(handle))
+        case .unpickleCallError:
+            try arity(args, 1...1, "_unpickle_call_error")
+            return .callError(try requireStr(args[0], maxLength: 9999))
+        case .blob:
+            try arity(args, 0...1, "Blob")
+            guard let first = args.first else { return .blob([]) }
+            switch first {
+            case .bytes(let b), .blob(let b): return .blob(b)
+            default: throw invalid("Blob() argument must be bytes, got \(first.typeName)")
+            }
+        case .secret:
+            try arity(args, 0...1, "Secret")
+            guard let first = args.first else { return .secret("") }
+            switch first {
+            case .str(let s), .secret(let s): return .secret(s)
+            default: throw invalid("Secret() argument must be str, got \(first.typeName)")
+            }
+        case .kwargs:
+            try arity(args, 1...1, "Kwargs")
+            guard let dict = args[0].dictValue else {
+                throw invalid("Kwargs() argument must be a dict, got \(args[0].typeName)")
+            }
+            return .kwargs(try keywordKeys(dict))
+        case .codecsEncode:
+            try arity(args, 2...2, "_unpickle_bytes")
+            guard case .str(let text) = args[0] else {
+                throw invalid("latin_1_encode() argument 1 must be str, not \(args[0].typeName)")
+            }
+            return .bytes(try latin1Bytes(text))
+        case .builtinBytes:
+            try arity(args, 0...1, "bytes")
+            guard let first = args.first else { return .bytes([]) }
+            switch first {
+            case .bytes(let b), .blob(let b): return .bytes(b)
+            default: throw invalid("bytes() argument must be bytes, got \(first.typeName)")
+            }
+        case .set, .frozenset:
+            try arity(args, 0...1, callable.name)
+            var members: [Value] = []
+            if let first = args.first {
+                switch first {
+                case .list(let items), .tuple(let items), .set(let items), .frozenset(let items):
+                    members = try uniqueMembers(items)
+                default:
+                    throw invalid("\(callable.name)() argument must be a list, got \(first.typeName)")
+                }
+            }
+            return callable == .set ? .set(members) : .frozenset(members)
+        }
+    }
+
+    /// Kwargs' constructor: bytes keys become str (UTF-8), later keys win.
+    private func keywordKeys(_ dict: PyDict) throws(PickleError) -> PyDict {
+        guard dict.keys.contains(where: { if case .bytes = $0 { true } else { false } }) else { return dict }
+        var result = PyDict()
+        for (key, value) in zip(dict.keys, dict.values) {
+            if case .bytes(let raw) = key {
+                guard let text = String(validating: raw, as: UTF8.self) else {
+                    throw invalid("'utf-8' codec can't decode keyword argument name \(bytesRepr(raw))")
+                }
+                result[.str(text)] = value
+            } else {
+                result[key] = value
+            }
+        }
+        return result
+    }
+
+    /// Set members in first-seen order without duplicates.
+    private func uniqueMembers(_ items: [Value]) throws(PickleError) -> [Value] {
+        var seen = Swift.Set<Value>()
+        var members: [Value] = []
+        members.reserveCapacity(items.count)
+        for item in items {
+            if let type = unhashableType(item) { throw failure(.unhashable, "unhashable type: '\(type)'") }
+            if seen.insert(item).inserted { members.append(item) }
+        }
+        return members
+    }
+
+    /// `_codecs.latin_1_encode(text)`: one byte per code point below 256.
+    private func latin1Bytes(_ text: String) throws(PickleError) -> [UInt8] {
+        var text = text
+        // Valid UTF-8 (it is a String): U+0000..U+007F is one byte, U+0080..U+00FF
+        // is C2/C3 + one continuation byte; anything else cannot be latin-1.
+        var badAt = -1
+        let bytes = text.withUTF8 { utf8 in
+            [UInt8](unsafeUninitializedCapacity: utf8.count) { out, written in
+                var i = 0
+                var n = 0
+                while i < utf8.count {
+                    let lead = utf8[i]
+                    if lead < 0x80 {
+                        out[n] = lead
+                        i += 1
+                    } else if lead == 0xc2 || lead == 0xc3 {
+                        out[n] = (lead & 0x03) << 6 | (utf8[i + 1] & 0x3f)
+                        i += 2
+                    } else {
+                        badAt = n
+                        break
+                    }
+                    n += 1
+                }
+                written = n
+            }
+        }
+        guard badAt < 0 else {
+            let scalar = text.unicodeScalars[text.unicodeScalars.index(text.unicodeScalars.startIndex, offsetBy: badAt)]
+            var hex = String(scalar.value, radix: 16)
+            hex = String(repeating: "0", count: max(0, (scalar.value > 0xffff ? 8 : 4) - hex.count)) + hex
+            let escape = scalar.value > 0xffff ? "\\U" : "\\u"
+            throw invalid(
+                "'latin-1' codec can't encode character '\(escape)\(hex)' in position \(badAt): "
+                    + "ordinal not in range(256)")
+        }
+        return bytes
+    }
+}
