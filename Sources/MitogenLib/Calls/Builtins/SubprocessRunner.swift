@@ -1,0 +1,212 @@
+import Glibc
+
+/// Runs one program for the `subprocess` builtins: spawns it with the
+/// requested stdio, feeds `input`, drains stdout and stderr concurrently
+/// with `poll(2)` (so neither a big output nor a big input can deadlock),
+/// enforces a timeout, and reaps it.
+struct SubprocessRunner {
+    /// Where one output stream of the program goes.
+    enum Output: Equatable {
+        /// The context's own descriptor (1 or 2): Python's `None`.
+        case inherit
+        /// A pipe read into memory: `PIPE`.
+        case capture
+        /// `/dev/null`: `DEVNULL`.
+        case discard
+        /// stderr only: wherever stdout goes (`STDOUT`).
+        case toStdout
+
+        /// Python's `subprocess` constants: None, PIPE (-1), STDOUT (-2), DEVNULL (-3).
+        static func from(_ v: Value?, function: String, name: String) throws(PyException) -> Output {
+            switch v {
+            case nil, .none?: return .inherit
+            case .int(-1)?: return .capture
+            case .int(-2)? where name == "stderr": return .toStdout
+            case .int(-3)?: return .discard
+            case let other?:
+                throw PythonErrors.valueError("\(function)() argument '\(name)': only None, PIPE (-1), \(name == "stderr" ? "STDOUT (-2), " : "")DEVNULL (-3) are supported, got \(PythonRepr.value(other))")
+            }
+        }
+    }
+
+    /// What the finished program left.
+    struct Outcome {
+        var status: ProcessStatus
+        var stdout: [UInt8]?
+        var stderr: [UInt8]?
+    }
+
+    var argv: [String]
+    var environment: [String]?
+    var workingDirectory: String?
+    /// Bytes fed to stdin then closed; nil gives the program `/dev/null`
+    /// (a context's own stdin is never handed out).
+    var input: [UInt8]?
+    var stdout: Output = .capture
+    var stderr: Output = .inherit
+    /// Seconds before the program is killed with SIGKILL.
+    var timeout: Double?
+
+    /// Raised as `subprocess.TimeoutExpired` by the caller, with the output so far.
+    struct TimedOut: Error {}
+
+    /// Starts the program and waits for it.
+    /// - Throws: `SystemError` from spawning (the caller maps it to Python's
+    ///   error naming the program) or from I/O; `TimedOut` after killing
+    ///   and reaping the program when `timeout` passed.
+    func run() throws -> Outcome {
+        ignoreSIGPIPE()
+        var parentEnds: [FileDescriptor] = []
+        var childEnds: [FileDescriptor] = []
+        defer { for fd in parentEnds + childEnds { fd.close() } }
+
+        func devNull() throws -> FileDescriptor {
+            let fd = try FileDescriptor.open("/dev/null", flags: O_RDWR)
+            childEnds.append(fd)
+            return fd
+        }
+
+        let stdinWriter: FileDescriptor?
+        let childStdin: FileDescriptor
+        if input != nil {
+            let p = try FileDescriptor.pipe()
+            childEnds.append(p.read); parentEnds.append(p.write)
+            stdinWriter = p.write
+            childStdin = p.read
+        } else {
+            stdinWriter = nil
+            childStdin = try devNull()
+        }
+
+        let outReader: FileDescriptor?
+        let childStdout: FileDescriptor
+        switch stdout {
+        case .inherit, .toStdout: outReader = nil; childStdout = .standardOutput
+        case .discard: outReader = nil; childStdout = try devNull()
+        case .capture:
+            let p = try FileDescriptor.pipe()
+            childEnds.append(p.write); parentEnds.append(p.read)
+            outReader = p.read
+            childStdout = p.write
+        }
+
+        let errReader: FileDescriptor?
+        let childStderr: FileDescriptor
+        switch stderr {
+        case .inherit: errReader = nil; childStderr = .standardError
+        case .toStdout: errReader = nil; childStderr = childStdout
+        case .discard: errReader = nil; childStderr = try devNull()
+        case .capture:
+            let p = try FileDescriptor.pipe()
+            childEnds.append(p.write); parentEnds.append(p.read)
+            errReader = p.read
+            childStderr = p.write
+        }
+
+        let pid = try spawnProcess(SpawnRequest(
+            executable: argv[0], argv: argv, environment: environment,
+            stdin: childStdin, stdout: childStdout, stderr: childStderr, workingDirectory: workingDirectory))
+        for fd in childEnds { fd.close() }
+        childEnds = []
+
+        let deadline = timeout.map { monotonicSeconds() + $0 }
+        var out: [UInt8] = [], err: [UInt8] = []
+        do {
+            try pump(stdin: stdinWriter, stdout: outReader, stderr: errReader, out: &out, err: &err, deadline: deadline) { done in
+                parentEnds.removeAll { $0 == done }
+                done.close()
+            }
+            let status = try reap(pid, deadline: deadline)
+            return Outcome(status: status, stdout: stdout == .capture ? out : nil, stderr: stderr == .capture ? err : nil)
+        } catch let error as TimedOut {
+            _ = sendSignal(SIGKILL, to: pid)
+            _ = try? waitProcess(pid, block: true)
+            throw error
+        }
+    }
+
+    /// Moves bytes until both outputs reach end of stream and the input is
+    /// written (or refused by the program: EPIPE drops the rest, as Python does).
+    private func pump(
+        stdin: FileDescriptor?, stdout: FileDescriptor?, stderr: FileDescriptor?,
+        out: inout [UInt8], err: inout [UInt8], deadline: Double?, finished: (FileDescriptor) -> Void
+    ) throws {
+        var writer = stdin, outReader = stdout, errReader = stderr
+        var offset = 0
+        let input = self.input ?? []
+        if let w = writer {
+            if input.isEmpty { finished(w); writer = nil } else { try w.setNonBlocking(true) }
+        }
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while writer != nil || outReader != nil || errReader != nil {
+            var entries: [pollfd] = []
+            if let w = writer { entries.append(pollfd(fd: w.rawValue, events: Int16(POLLOUT), revents: 0)) }
+            for r in [outReader, errReader].compactMap({ $0 }) {
+                entries.append(pollfd(fd: r.rawValue, events: Int16(POLLIN), revents: 0))
+            }
+            var wait: Int32 = -1
+            if let deadline {
+                let left = deadline - monotonicSeconds()
+                if left <= 0 { throw TimedOut() }
+                wait = Int32(min(left * 1000 + 1, 60_000))
+            }
+            switch valueOrErrno(retryOnInterrupt: false, { poll(&entries, nfds_t(entries.count), wait) }) {
+            case .success: break
+            case .failure(let e) where e == .interrupted: continue
+            case .failure(let e): throw SystemError("poll subprocess pipes", e)
+            }
+            for entry in entries where entry.revents != 0 {
+                let fd = FileDescriptor(rawValue: entry.fd)
+                if fd == writer {
+                    let result = try input.withUnsafeBytes { try fd.write(UnsafeRawBufferPointer(rebasing: $0[offset...])) }
+                    switch result {
+                    case .bytes(let n): offset += n
+                    case .wouldBlock: break
+                    case .eof: offset = input.count
+                    }
+                    if offset == input.count { finished(fd); writer = nil }
+                } else {
+                    switch try chunk.withUnsafeMutableBytes({ try fd.read(into: $0) }) {
+                    case .bytes(let n):
+                        if fd == outReader { out += chunk[0..<n] } else { err += chunk[0..<n] }
+                    case .wouldBlock: break
+                    case .eof:
+                        if fd == outReader { outReader = nil } else { errReader = nil }
+                        finished(fd)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Waits for `pid`; with a deadline, polls every few milliseconds.
+    private func reap(_ pid: pid_t, deadline: Double?) throws -> ProcessStatus {
+        guard let deadline else { return try waitProcess(pid, block: true)! }
+        var pause = timespec(tv_sec: 0, tv_nsec: 1_000_000)
+        while true {
+            if let status = try waitProcess(pid, block: false) { return status }
+            if monotonicSeconds() >= deadline { throw TimedOut() }
+            nanosleep(&pause, nil)
+            pause.tv_nsec = min(pause.tv_nsec * 2, 20_000_000)
+        }
+    }
+}
+
+/// `CLOCK_MONOTONIC` in seconds.
+func monotonicSeconds() -> Double {
+    var now = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &now)
+    return Double(now.tv_sec) + Double(now.tv_nsec) * 1e-9
+}
+
+/// Sets SIGPIPE to ignored, once, as CPython does at start: a program that
+/// closes its stdin early must give EPIPE, not kill the context. Children
+/// get the default back (`mitogen_spawn` resets every disposition).
+private func ignoreSIGPIPE() {
+    _ = sigpipeIgnored
+}
+
+private let sigpipeIgnored: Bool = {
+    signal(SIGPIPE, SIG_IGN)
+    return true
+}()
