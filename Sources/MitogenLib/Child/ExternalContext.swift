@@ -56,6 +56,7 @@ public enum ExternalContext {
         let dispatcher = Dispatcher(router: router)
         ChildRuntime.install(router: router, dispatcher: dispatcher)
         RuntimeBuiltins.register()
+        FileStreaming.register()
         do {
             try router.addHandler(handle: Handle.callFunction, policy: hasParentAuthority) { dispatcher.enqueue($0) }
             try router.addHandler(handle: Handle.shutdown, policy: hasParentAuthority) { _ in broker.shutdown() }
