@@ -249,6 +249,21 @@ import Testing
         #expect(try sandbox.leftoverTemporaries(in: mountPoint + "/mitogen").isEmpty)
     }
 
+    /// Without /proc (unmounted in a private mount namespace) the stage says so.
+    @Test(.enabled(if: isRoot && FileManager.default.isExecutableFile(atPath: "/usr/bin/unshare"), "needs root and unshare"))
+    func missingProcIsReported() throws {
+        let sandbox = try Sandbox()
+        let stage = FirstStage.argv(hash: sandbox.child.hash, name: "test-target", fallbackRoots: [sandbox.fallbackRoot])
+        let argv = ["/usr/bin/unshare", "-m", "--propagation", "private", "/bin/sh", "-c", "umount -l /proc && exec \"$@\"", "x"]
+        let outcome = try sandbox.run(argv: argv + stage)
+        var host = [CChar](repeating: 0, count: 256)
+        gethostname(&host, host.count)
+        let hostName = String(decoding: host.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        #expect(outcome.failure == "no /proc on \(hostName): the static child needs /proc mounted")
+        #expect(outcome.sent.isEmpty)
+        #expect(outcome.exitStatus == 1)
+    }
+
     @Test func shellQuoting() {
         #expect(FirstStage.shellQuote("plain") == "'plain'")
         #expect(FirstStage.shellQuote("it's") == "'it'\\''s'")
