@@ -189,9 +189,11 @@ struct Fixture {
     let root: String
     let formDirectory: String
     let child: ChildBinary
+    private let cleanup: RemoveOnDeinit
 
     init() throws {
         root = NSTemporaryDirectory() + "mitogen-handshake-test-" + UUID().uuidString
+        cleanup = RemoveOnDeinit(root)
         formDirectory = root + "/forms"
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
         var bytes: [UInt8] = []

@@ -296,6 +296,13 @@ private final class Outcomes: @unchecked Sendable {
     var all: [Result<StageOutcome, any Error>] { lock.withLock { results } }
 }
 
+/// Deletes a test's temporary tree when the last copy of its owner goes away.
+final class RemoveOnDeinit: Sendable {
+    let path: String
+    init(_ path: String) { self.path = path }
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+}
+
 private func permissions(_ path: String) throws -> Int {
     let attributes = try FileManager.default.attributesOfItem(atPath: path)
     return (attributes[.posixPermissions] as? Int) ?? -1
@@ -324,9 +331,11 @@ struct Sandbox: Sendable {
     let home: String
     let fallbackRoot: String
     let child: ChildBinary
+    private let cleanup: RemoveOnDeinit
 
     init(platform: ChildBinary.Platform = .current) throws {
         root = NSTemporaryDirectory() + "mitogen-boot-test-" + UUID().uuidString
+        cleanup = RemoveOnDeinit(root)
         home = root + "/home"
         fallbackRoot = root + "/fallback"
         for directory in [home, fallbackRoot] {
