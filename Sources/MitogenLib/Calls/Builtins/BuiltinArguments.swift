@@ -80,6 +80,12 @@ struct BuiltinArguments {
         }
     }
 
+    /// An optional path; `None` or absence gives nil.
+    func optionalPath(_ name: String) throws(PyException) -> String? {
+        guard optional(name) != nil else { return nil }
+        return try path(name)
+    }
+
     /// A required `int` (`bool` accepted, as Python does).
     func int(_ name: String) throws(PyException) -> Int {
         let v = try required(name)

@@ -119,9 +119,8 @@ enum BuiltinSubprocess {
                 }
             }
             return SubprocessRunner(
-                argv: argv, environment: environment, workingDirectory: try a.path("cwd", default: ""),
-                timeout: try a.seconds("timeout")
-            ).normalised()
+                argv: argv, environment: environment, workingDirectory: try a.optionalPath("cwd"),
+                timeout: try a.seconds("timeout"))
         }
 
         /// Runs and turns Sys errors into CPython's exceptions.
@@ -151,15 +150,6 @@ enum BuiltinSubprocess {
                 throw PyException("subprocess.CalledProcessError", "Command '\(cmd)' \(how)")
             }
         }
-    }
-}
-
-extension SubprocessRunner {
-    /// An empty working directory means "not given".
-    fileprivate func normalised() -> SubprocessRunner {
-        var copy = self
-        if copy.workingDirectory == "" { copy.workingDirectory = nil }
-        return copy
     }
 }
 

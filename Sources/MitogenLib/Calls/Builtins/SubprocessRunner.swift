@@ -52,8 +52,8 @@ struct SubprocessRunner {
 
     /// Starts the program and waits for it.
     /// - Throws: `SystemError` from spawning (the caller maps it to Python's
-    ///   error naming the program) or from I/O; `TimedOut` after killing
-    ///   and reaping the program when `timeout` passed.
+    ///   error naming the program) or from I/O; `TimedOut` when `timeout`
+    ///   passed. After a spawn, any error kills (SIGKILL) and reaps the program.
     func run() throws -> Outcome {
         ignoreSIGPIPE()
         var parentEnds: [FileDescriptor] = []
@@ -118,7 +118,9 @@ struct SubprocessRunner {
             }
             let status = try reap(pid, deadline: deadline)
             return Outcome(status: status, stdout: stdout == .capture ? out : nil, stderr: stderr == .capture ? err : nil)
-        } catch let error as TimedOut {
+        } catch {
+            // Timed out, or our side of the pipes failed: never leave the
+            // program running or a zombie behind.
             _ = sendSignal(SIGKILL, to: pid)
             _ = try? waitProcess(pid, block: true)
             throw error
