@@ -356,10 +356,11 @@ public final class Router: @unchecked Sendable {
             }
             return out
         }
-        for (h, fn) in woken { fn(deadMessage(ChannelError.respondentDisconnected, handle: h)) }
+        // Mark the context gone first, so a woken waiter sees it disconnected.
         let ctx = contexts.withLock { $0[id] }
         ctx?.fireDisconnect()
         observer.contextGone(id)
+        for (h, fn) in woken { fn(deadMessage(ChannelError.respondentDisconnected, handle: h)) }
     }
 
     // MARK: Shutdown
