@@ -144,9 +144,10 @@ final class _ValueEncoderImpl: Encoder {
         throws -> _EncodingNode.Slot
     {
         if let direct = value as? any ValueConvertible { return .value(direct.pickleValue) }
-        if let bytes = value as? [UInt8] { return .value(.bytes(bytes)) }
+        // Decide by static type: an empty [String] would also cast to [UInt8].
+        if T.self == [UInt8].self, let bytes = value as? [UInt8] { return .value(.bytes(bytes)) }
         var mode = Mode()
-        mode.intKeys = value is any _IntKeyedDictionary
+        mode.intKeys = T.self is any _IntKeyedDictionary.Type
         mode.collectBytes = _isFoundationData(T.self)
         let node = _EncodingNode()
         if mode.collectBytes { node.content = .bytes([]) }
@@ -339,7 +340,7 @@ struct _UnkeyedEncoding: UnkeyedEncodingContainer {
     mutating func encode(_ value: UInt128) throws { try append(.value(_ValueEncoderImpl.integer(value))) }
 
     mutating func encode<T: Encodable>(_ value: T) throws {
-        if let byte = value as? UInt8, case .bytes = node.content { return try encode(byte) }
+        if T.self == UInt8.self, let byte = value as? UInt8, case .bytes = node.content { return try encode(byte) }
         let slot = try _ValueEncoderImpl.slot(
             for: value,
             codingPath: codingPath + [_ValueCodingKey(index: count)],
