@@ -94,7 +94,7 @@ public final class CallChain: Sendable {
 
     public func call<R: Decodable, each A: Encodable>(_ function: String, _ args: repeat each A) throws -> R {
         let value = try callValue(function, args: encodeArgs(repeat each args))
-        return try ValueDecoder().decode(R.self, from: value)
+        return try context.router.decoder.decode(R.self, from: value)
     }
 
     @discardableResult
@@ -110,7 +110,7 @@ public final class CallChain: Sendable {
             context.router.observer.callFinished(handle: receiver.handle)
         }
         let value = try await receiver.get().unpickle()
-        return try ValueDecoder().decode(R.self, from: value)
+        return try context.router.decoder.decode(R.self, from: value)
     }
 
     /// Sends the call without asking for a reply. In a pipelined chain a
@@ -137,5 +137,14 @@ func hostName() -> String {
     uname(&u)
     return withUnsafeBytes(of: &u.nodename) { raw in
         String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+    }
+}
+
+extension Router {
+    /// A `ValueDecoder` that resolves contexts and senders against this router.
+    public var decoder: ValueDecoder {
+        var d = ValueDecoder()
+        d.userInfo[.mitogenRouter] = self
+        return d
     }
 }

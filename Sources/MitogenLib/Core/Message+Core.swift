@@ -32,7 +32,9 @@ extension Message {
     /// Decodes the data into `T` (throwing a remote `CallError` as such).
     public func unpickle<T: Decodable>(_ type: T.Type = T.self) throws -> T {
         let value = try unpickle(throw: true)
-        return try ValueDecoder().decode(T.self, from: value)
+        var decoder = ValueDecoder()
+        if let router { decoder.userInfo[.mitogenRouter] = router }
+        return try decoder.decode(T.self, from: value)
     }
 
     /// The text of a dead message: its reason, or Mitogen's default when empty.

@@ -1,0 +1,92 @@
+import Glibc
+public import Logging
+import Synchronization
+
+/// Sends this process's swift-log output to a file, or to stderr (the seed's
+/// `mitogen.utils.log_to_file`).
+///
+/// The environment overrides the arguments, as in Mitogen:
+/// `MITOGEN_LOG_LEVEL` (DEBUG, INFO, WARNING, ERROR) and `MITOGEN_LOG_IO=1`.
+/// The first call bootstraps swift-log (allowed once per process); later
+/// calls only move the output and change the level.
+/// - Parameters:
+///   - path: file to append to, or nil for stderr.
+///   - io: include the very verbose `mitogen.io` records.
+///   - level: minimum level name.
+public func logToFile(path: String? = nil, io: Bool = false, level: String = "INFO") {
+    let env = { (name: String) -> String? in getenv(name).map { String(cString: $0) } }
+    let levelName = (env("MITOGEN_LOG_LEVEL") ?? level).uppercased()
+    let fd: Int32 = path.map { open($0, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644) } ?? 2
+    LogSink.shared.configure(fd: fd >= 0 ? fd : 2, level: Logger.Level(name: levelName), io: io || env("MITOGEN_LOG_IO") == "1")
+}
+
+/// Where `logToFile` writes; one per process.
+final class LogSink: Sendable {
+    static let shared = LogSink()
+    private struct Config { var fd: Int32 = 2; var level = Logger.Level.info; var io = false; var bootstrapped = false }
+    private let config = Mutex(Config())
+
+    func configure(fd: Int32, level: Logger.Level, io: Bool) {
+        let mustBootstrap = config.withLock { c -> Bool in
+            if c.fd > 2 && c.fd != fd { close(c.fd) }
+            c.fd = fd
+            c.level = level
+            c.io = io
+            defer { c.bootstrapped = true }
+            return !c.bootstrapped
+        }
+        if mustBootstrap {
+            LoggingSystem.bootstrap { label in SinkHandler(label: label, sink: LogSink.shared) }
+        }
+    }
+
+    func write(label: String, level: Logger.Level, message: String) {
+        let (fd, min, io) = config.withLock { ($0.fd, $0.level, $0.io) }
+        guard level >= min, io || label != "mitogen.io" else { return }
+        let line = "\(formatTime(wallClockNow())) \(level) \(label): \(message)\n"
+        _ = line.withCString { Glibc.write(fd, $0, strlen($0)) }
+    }
+
+    private func formatTime(_ t: Double) -> String {
+        var secs = time_t(t)
+        var tm = tm()
+        gmtime_r(&secs, &tm)
+        func two(_ v: Int32) -> String { v < 10 ? "0\(v)" : "\(v)" }
+        let ms = Int((t - t.rounded(.down)) * 1000)
+        let msText = ms < 10 ? "00\(ms)" : ms < 100 ? "0\(ms)" : "\(ms)"
+        return "\(tm.tm_year + 1900)-\(two(tm.tm_mon + 1))-\(two(tm.tm_mday)) \(two(tm.tm_hour)):\(two(tm.tm_min)):\(two(tm.tm_sec)).\(msText)"
+    }
+}
+
+struct SinkHandler: LogHandler {
+    let label: String
+    let sink: LogSink
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .trace
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(
+        level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String,
+        file: String, function: String, line: UInt
+    ) {
+        sink.write(label: label, level: level, message: "\(message)")
+    }
+}
+
+extension Logger.Level {
+    /// Parses Python's level names (DEBUG, INFO, WARNING, ERROR, CRITICAL); INFO otherwise.
+    init(name: String) {
+        switch name {
+        case "DEBUG": self = .debug
+        case "WARNING", "WARN": self = .warning
+        case "ERROR": self = .error
+        case "CRITICAL": self = .critical
+        case "TRACE": self = .trace
+        default: self = .info
+        }
+    }
+}
