@@ -39,7 +39,44 @@ private struct Payload: Codable, Equatable {
     var kwargs: Kwargs
 }
 
+/// Hand-written coding that uses nested containers and `superEncoder`.
+private class Base: Codable {
+    var id: Int
+    init(id: Int) { self.id = id }
+}
+
+private final class Derived: Base, @unchecked Sendable {  // test-only, never shared
+    var point: (x: Int, y: Int)
+    init(id: Int, point: (Int, Int)) {
+        self.point = point
+        super.init(id: id)
+    }
+    enum Keys: String, CodingKey { case point, pair }
+    required init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: Keys.self)
+        var pair = try c.nestedUnkeyedContainer(forKey: .pair)
+        let inner = try pair.nestedContainer(keyedBy: Keys.self)
+        point = (try inner.decode(Int.self, forKey: .point), try pair.decode(Int.self))
+        try super.init(from: c.superDecoder())
+    }
+    override func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: Keys.self)
+        var pair = c.nestedUnkeyedContainer(forKey: .pair)
+        var inner = pair.nestedContainer(keyedBy: Keys.self)
+        try inner.encode(point.x, forKey: .point)
+        try pair.encode(point.y)
+        try super.encode(to: c.superEncoder())
+    }
+}
+
 @Suite struct ValueCodableTests {
+    @Test func nestedContainersAndSuperEncoder() throws {
+        let v = try ValueEncoder().encode(Derived(id: 7, point: (1, 2)))
+        #expect(v == ["pair": [["point": 1], 2], "super": ["id": 7]])
+        let back = try ValueDecoder().decode(Derived.self, from: v)
+        #expect(back.id == 7 && back.point == (1, 2))
+    }
+
     let encoder = ValueEncoder()
     let decoder = ValueDecoder()
 

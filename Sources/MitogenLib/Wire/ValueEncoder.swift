@@ -54,29 +54,74 @@ final class _EncodingNode {
         }
     }
 
-    enum Content {
+    /// What the node holds. Each kind keeps its items in its own stored
+    /// array so that appends mutate in place (an enum payload would be copied
+    /// on every append, making encoding quadratic).
+    enum Kind {
         case empty
-        case value(Value)
-        /// Key/value pairs in encode order; a repeated key replaces the earlier
-        /// value in place, as a Python dict does.
-        case dict([(key: Value, slot: Slot)])
-        case list([Slot])
+        case value
+        /// Key/value pairs in encode order. A repeated key is kept here and
+        /// replaces the earlier value in place when built (`PyDict`'s rule,
+        /// and Python's), so appending stays O(1).
+        case dict
+        case list
         /// Collecting the bytes of a `Data`.
-        case bytes([UInt8])
+        case bytes
     }
 
-    var content: Content = .empty
+    private(set) var kind: Kind = .empty
+    private var value: Value = .none
+    private var pairs: [(key: Value, slot: Slot)] = []
+    private var slots: [Slot] = []
+    private var bytes: [UInt8] = []
 
-    func set(_ value: Value) { content = .value(value) }
+    func set(_ value: Value) {
+        become(.value)
+        self.value = value
+    }
+
+    /// Switches to `kind`, dropping what another kind held; keeps the items
+    /// when the node already has that kind.
+    func become(_ kind: Kind) {
+        guard kind != self.kind else { return }
+        self.kind = kind
+        value = .none
+        pairs = []
+        slots = []
+        bytes = []
+    }
+
+    func appendPair(_ key: Value, _ slot: Slot) { pairs.append((key, slot)) }
+    func appendSlot(_ slot: Slot) { slots.append(slot) }
+    func appendByte(_ byte: UInt8) { bytes.append(byte) }
+
+    /// Items of a list or bytes node so far.
+    var count: Int {
+        switch kind {
+        case .list: slots.count
+        case .bytes: bytes.count
+        default: 0
+        }
+    }
+
+    /// Takes over what `other` holds (a single-value container encoding a
+    /// nested value).
+    func adopt(_ other: _EncodingNode) {
+        kind = other.kind
+        value = other.value
+        pairs = other.pairs
+        slots = other.slots
+        bytes = other.bytes
+    }
 
     /// The finished value, or nil when nothing was encoded.
     func build() -> Value? {
-        switch content {
+        switch kind {
         case .empty: return nil
-        case .value(let v): return v
-        case .bytes(let b): return .bytes(b)
-        case .list(let slots): return .list(slots.map { $0.built ?? .none })
-        case .dict(let pairs):
+        case .value: return value
+        case .bytes: return .bytes(bytes)
+        case .list: return .list(slots.map { $0.built ?? .none })
+        case .dict:
             var d = PyDict()
             for (key, slot) in pairs { d[key] = slot.built ?? Value.none }
             return .dict(d)
@@ -150,21 +195,18 @@ final class _ValueEncoderImpl: Encoder {
         mode.intKeys = T.self is any _IntKeyedDictionary.Type
         mode.collectBytes = _isFoundationData(T.self)
         let node = _EncodingNode()
-        if mode.collectBytes { node.content = .bytes([]) }
+        if mode.collectBytes { node.become(.bytes) }
         try value.encode(to: _ValueEncoderImpl(codingPath: codingPath, userInfo: userInfo, node: node, mode: mode))
         return .node(node)
     }
 
     func container<Key: CodingKey>(keyedBy type: Key.Type) -> KeyedEncodingContainer<Key> {
-        if case .dict = node.content {} else { node.content = .dict([]) }
+        node.become(.dict)
         return KeyedEncodingContainer(_KeyedEncoding<Key>(encoder: self, node: node))
     }
 
     func unkeyedContainer() -> any UnkeyedEncodingContainer {
-        switch node.content {
-        case .list, .bytes: break
-        default: node.content = .list([])
-        }
+        if node.kind != .bytes { node.become(.list) }
         return _UnkeyedEncoding(encoder: self, node: node)
     }
 
@@ -205,15 +247,8 @@ struct _KeyedEncoding<Key: CodingKey>: KeyedEncodingContainerProtocol {
     }
 
     private func put(_ slot: _EncodingNode.Slot, for key: Key) {
-        guard case .dict(var pairs) = node.content else { return }
-        node.content = .empty  // drop the reference so the append below does not copy
-        let k = dictKey(key)
-        if let i = pairs.firstIndex(where: { $0.key == k }) {
-            pairs[i].slot = slot
-        } else {
-            pairs.append((k, slot))
-        }
-        node.content = .dict(pairs)
+        guard node.kind == .dict else { return }
+        node.appendPair(dictKey(key), slot)
     }
 
     mutating func encodeNil(forKey key: Key) throws { put(.value(.none), for: key) }
@@ -268,9 +303,7 @@ struct _KeyedEncoding<Key: CodingKey>: KeyedEncodingContainerProtocol {
     mutating func superEncoder() -> any Encoder {
         let child = _EncodingNode()
         let key = _ValueCodingKey.superKey
-        guard case .dict(var pairs) = node.content else { return encoder.child(node: child, key: key) }
-        pairs.append((.str(key.stringValue), .node(child)))
-        node.content = .dict(pairs)
+        if node.kind == .dict { node.appendPair(.str(key.stringValue), .node(child)) }
         return encoder.child(node: child, key: key)
     }
 
@@ -286,30 +319,23 @@ struct _UnkeyedEncoding: UnkeyedEncodingContainer {
     let node: _EncodingNode
     var codingPath: [any CodingKey] { encoder.codingPath }
 
-    var count: Int {
-        switch node.content {
-        case .list(let slots): slots.count
-        case .bytes(let bytes): bytes.count
-        default: 0
-        }
-    }
+    var count: Int { node.count }
 
     private func append(_ slot: _EncodingNode.Slot) throws {
-        switch node.content {
-        case .list(var slots):
-            node.content = .empty  // keep the array uniquely referenced
-            slots.append(slot)
-            node.content = .list(slots)
-        case .bytes(let bytes):
+        switch node.kind {
+        case .list:
+            node.appendSlot(slot)
+        case .bytes:
             throw EncodingError.invalidValue(
                 slot.built ?? Value.none,
                 EncodingError.Context(
-                    codingPath: codingPath + [_ValueCodingKey(index: bytes.count)],
+                    codingPath: codingPath + [_ValueCodingKey(index: node.count)],
                     debugDescription: "Data may only contain UInt8 elements"
                 )
             )
         default:
-            node.content = .list([slot])
+            node.become(.list)
+            node.appendSlot(slot)
         }
     }
 
@@ -326,10 +352,8 @@ struct _UnkeyedEncoding: UnkeyedEncodingContainer {
     mutating func encode(_ value: Int128) throws { try append(.value(_ValueEncoderImpl.integer(value))) }
     mutating func encode(_ value: UInt) throws { try append(.value(_ValueEncoderImpl.integer(value))) }
     mutating func encode(_ value: UInt8) throws {
-        if case .bytes(var bytes) = node.content {
-            node.content = .empty
-            bytes.append(value)
-            node.content = .bytes(bytes)
+        if node.kind == .bytes {
+            node.appendByte(value)
         } else {
             try append(.value(.int(Int(value))))
         }
@@ -340,7 +364,7 @@ struct _UnkeyedEncoding: UnkeyedEncodingContainer {
     mutating func encode(_ value: UInt128) throws { try append(.value(_ValueEncoderImpl.integer(value))) }
 
     mutating func encode<T: Encodable>(_ value: T) throws {
-        if T.self == UInt8.self, let byte = value as? UInt8, case .bytes = node.content { return try encode(byte) }
+        if T.self == UInt8.self, let byte = value as? UInt8, node.kind == .bytes { return try encode(byte) }
         let slot = try _ValueEncoderImpl.slot(
             for: value,
             codingPath: codingPath + [_ValueCodingKey(index: count)],
@@ -401,7 +425,7 @@ struct _SingleValueEncoding: SingleValueEncodingContainer {
         let slot = try _ValueEncoderImpl.slot(for: value, codingPath: codingPath, userInfo: encoder.userInfo)
         switch slot {
         case .value(let v): set(v)
-        case .node(let n): encoder.node.content = n.content
+        case .node(let n): encoder.node.adopt(n)
         }
     }
 }
