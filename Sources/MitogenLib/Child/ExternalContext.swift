@@ -16,6 +16,7 @@ public enum ExternalContext {
     /// Runs a child. Register extra functions before calling it.
     public static func main(arguments: [String] = CommandLine.arguments) -> Never {
         if arguments.contains("--mitogen-probe") { probe(arguments) }
+        if arguments.count == 2 && arguments[1] == "--mitogen-zygote" { ForkServerMain.run(control: 0) }
         guard arguments.count >= 2, arguments[1].hasPrefix("mitogen:") else {
             fail("mitogen-child must be started by a Mitogen master (expected argv[1] = mitogen:<name>)")
         }

@@ -169,6 +169,8 @@ public struct ContextInfo: Sendable, Equatable {
     public var state: ContextState
     /// Monotonic time it was created.
     public var since: Double
+    /// Bytes of the child binary uploaded to start it (0 on a cache hit).
+    public var uploadedBytes = 0
 }
 
 extension RouterObserver {

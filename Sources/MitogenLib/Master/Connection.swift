@@ -86,11 +86,7 @@ extension Router {
         let child = try ChildBinaryCache.shared()
         let id = allocateID()
         let remoteName = (options.remoteName ?? defaultRemoteName()).replacingSlashes()
-        var config = ChildConfig(contextID: id, parentIDs: [contextID] + parentIDs)
-        config.maxMessageSize = maxMessageSize
-        config.debug = options.debug
-        config.profiling = options.profiling
-        config.unidirectional = options.unidirectional ?? unidirectional
+        let config = childConfig(id: id, options)
         let stageArgv = FirstStage.argv(hash: child.hash, name: remoteName, childArguments: [config.argument])
         let stageCommand = FirstStage.shellCommand(hash: child.hash, name: remoteName, childArguments: [config.argument])
         let argv = try method.command(stageArgv: stageArgv, stageCommand: stageCommand)
@@ -109,23 +105,44 @@ extension Router {
         }
         theirs.close()
         errWrite.close()
-        try mine.setNonBlocking(true)
-        try errRead.setNonBlocking(true)
+        return try attachChild(
+            id: id, name: options.name ?? method.defaultName(pid: pid), method: method.methodName, pid: pid,
+            isOurChild: true, socket: mine, stderr: errRead, preferCompression: method.preferCompression,
+            options: options, child: child)
+    }
 
-        let name = options.name ?? method.defaultName(pid: pid)
+    /// The config word a new child `id` gets from `options`.
+    func childConfig(id: UInt32, _ options: ConnectionOptions) -> ChildConfig {
+        var config = ChildConfig(contextID: id, parentIDs: [contextID] + parentIDs)
+        config.maxMessageSize = maxMessageSize
+        config.debug = options.debug
+        config.profiling = options.profiling
+        config.unidirectional = options.unidirectional ?? unidirectional
+        return config
+    }
+
+    /// Wires a started child process to this router: its stream (in upload
+    /// handshake mode), its stderr, the connect timeout and the reaper. Waits
+    /// until the child is ready or failed.
+    func attachChild(
+        id: UInt32, name: String, method: String, pid: pid_t, isOurChild: Bool, socket: FileDescriptor,
+        stderr: FileDescriptor, preferCompression: Bool, options: ConnectionOptions, child: ChildBinary? = nil
+    ) throws -> Context {
+        try socket.setNonBlocking(true)
+        try stderr.setNonBlocking(true)
         let context = context(byID: id, name: name)
         observer.contextAdded(
-            ContextInfo(id: id, name: name, method: method.methodName, parentID: contextID, pid: pid, state: .connecting, since: monotonicNow()))
-        let stream = Stream(name: name, remoteID: id, broker: broker, rx: mine, tx: mine, privileged: false, pid: pid, maxMessageSize: maxMessageSize)
+            ContextInfo(id: id, name: name, method: method, parentID: contextID, pid: pid, state: .connecting, since: monotonicNow()))
+        let stream = Stream(name: name, remoteID: id, broker: broker, rx: socket, tx: socket, privileged: false, pid: pid, maxMessageSize: maxMessageSize)
         let outcome = Latch<StreamError?>()
         let handshake = UploadHandshake(
-            BootstrapHandshake(child: child, preferCompression: method.preferCompression),
+            BootstrapHandshake(child: try child ?? ChildBinaryCache.shared(), preferCompression: preferCompression),
             observer: observer, contextID: id)
         handshake.onReady = { try? outcome.put(nil) }
         stream.handshake = handshake
         stream.onHandshakeFailure = { error in try? outcome.put(error) }
-        stream.disconnectHooks.append { [broker] in Reaper.start(pid: pid, broker: broker) }
-        let diagnostics = DiagnosticsReader(fd: errRead, contextID: id, contextName: name, router: self, handshake: handshake)
+        stream.disconnectHooks.append { [broker] in Reaper.start(pid: pid, isOurChild: isOurChild, broker: broker) }
+        let diagnostics = DiagnosticsReader(fd: stderr, contextID: id, contextName: name, router: self, handshake: handshake)
         register(context, stream: stream)
         broker.defer { diagnostics.start() }
 
@@ -145,7 +162,10 @@ extension Router {
             broker.defer { stream.disconnect(reason: failure.message) }
             throw failure
         }
-        observer.contextUpdated(id) { $0.state = .connected }
+        observer.contextUpdated(id) { [uploaded = handshake.state.uploadedBytes] in
+            $0.state = .connected
+            $0.uploadedBytes = uploaded
+        }
         return context
     }
 
@@ -292,13 +312,20 @@ final class DiagnosticsReader: @unchecked Sendable {
 /// polls at 0.05·1.72ⁿ s, SIGTERM at the 2nd poll, SIGKILL at the 6th, gives
 /// up after 20.
 enum Reaper {
-    static func start(pid: pid_t, broker: Broker, attempt: Int = 0) {
-        if let status = try? waitProcess(pid, block: false), status != nil { return }
+    static func start(pid: pid_t, isOurChild: Bool, broker: Broker, attempt: Int = 0) {
+        if isOurChild {
+            switch Result(catching: { () throws(SystemError) in try waitProcess(pid, block: false) }) {
+            case .success(.some), .failure: return  // reaped, or not ours to reap
+            case .success(.none): break
+            }
+        } else if !processExists(pid) {
+            return
+        }
         if attempt == 2 { _ = sendSignal(SIGTERM, to: pid) }
         if attempt == 6 { _ = sendSignal(SIGKILL, to: pid) }
         guard attempt < 20, broker.isRunning else { return }
         var delay = 0.05
         for _ in 0..<attempt { delay *= 1.72 }
-        broker.after(min(delay, 5.0)) { start(pid: pid, broker: broker, attempt: attempt + 1) }
+        broker.after(min(delay, 5.0)) { start(pid: pid, isOurChild: isOurChild, broker: broker, attempt: attempt + 1) }
     }
 }

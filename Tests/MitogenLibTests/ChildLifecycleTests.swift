@@ -1,0 +1,108 @@
+import Glibc
+import Testing
+import TestSupport
+@testable import MitogenLib
+
+/// How children start (upload, cache, fork server) and end (parent death).
+@Suite(.serialized) struct ChildLifecycleTests {
+    /// Runs `body` with XDG_CACHE_HOME pointing at a fresh directory, so the
+    /// first stage starts with an empty cache; restores it afterwards.
+    func withFreshCache<T>(_ body: (String) throws -> T) rethrows -> T {
+        let dir = makeTempDirectory("mitogen-cache")
+        let old = getenv("XDG_CACHE_HOME").map { String(cString: $0) }
+        setenv("XDG_CACHE_HOME", dir, 1)
+        defer {
+            if let old { setenv("XDG_CACHE_HOME", old, 1) } else { unsetenv("XDG_CACHE_HOME") }
+            _ = system("rm -rf '\(dir)'")
+        }
+        return try body(dir)
+    }
+
+    @Test func secondStartHitsTheCacheAndUploadsNothing() throws {
+        try withFreshCache { dir in
+            try withTestRouter { router in
+                let first = try router.local()
+                let second = try router.local()
+                let info = router.observer.contexts
+                let up1 = info.first { $0.id == first.contextID }?.uploadedBytes ?? -1
+                let up2 = info.first { $0.id == second.contextID }?.uploadedBytes ?? -1
+                #expect(up1 > 1_000_000)  // the whole binary went up once
+                #expect(up2 == 0)
+                // It landed in a 0700 directory owned by us, named by hash.
+                var st = stat()
+                #expect(stat(dir + "/mitogen", &st) == 0)
+                #expect(st.st_mode & 0o777 == 0o700 && st.st_uid == getuid())
+                let exe: String = try second.call("os.readlink", "/proc/self/exe")
+                #expect(exe.hasPrefix(dir + "/mitogen/mitogen-child-"))
+            }
+        }
+    }
+
+    @Test func cacheDirectoryWritableByOthersIsRefused() throws {
+        try withFreshCache { dir in
+            #expect(mkdir(dir + "/mitogen", 0o777) == 0)
+            chmod(dir + "/mitogen", 0o777)
+            try withTestRouter { router in
+                let child = try router.local()
+                let exe: String = try child.call("os.readlink", "/proc/self/exe")
+                // It fell back to /tmp/mitogen-<uid> rather than the world-writable directory.
+                #expect(!exe.hasPrefix(dir))
+                #expect(exe.hasPrefix("/tmp/mitogen-\(getuid())/"))
+            }
+            let entries = try? listDirectory(dir + "/mitogen")
+            #expect(entries?.isEmpty == true)
+        }
+    }
+
+    @Test func forkServerStartsContextsThatAnswer() throws {
+        try withTestRouter { router in
+            let a = try router.fork()
+            let b = try router.fork()
+            let pa: Int = try a.call("os.getpid")
+            let pb: Int = try b.call("os.getpid")
+            #expect(pa != pb && pa != Int(getpid()))
+            #expect(try a.callValue("mitogen.echo", args: ["forked"]) == "forked")
+            let cmdline = try readWholeFile("/proc/\(pa)/cmdline")
+            #expect(String(decoding: cmdline.prefix { $0 != 0 }, as: UTF8.self).hasPrefix("mitogen:"))
+            try a.shutdown(wait: true, timeout: 10)
+            #expect(waitUntil { !processAlive(Int32(pa)) })
+            #expect(try b.callValue("os.getpid").intValue == pb)
+        }
+    }
+
+    @Test func connectTimeoutGivesMitogensError() throws {
+        try withTestRouter { router in
+            let error = #expect(throws: StreamError.self) {
+                try router.connect(SleepingMethod(), ConnectionOptions(connectTimeout: 0.3))
+            }
+            #expect(error?.message == "Connection timed out.")
+            #expect(error?.kind == .timeout)
+        }
+    }
+
+    @Test func slashInRemoteNameIsRefused() throws {
+        try withTestRouter { router in
+            let error = #expect(throws: StreamError.self) { try router.local(remoteName: "a/b") }
+            #expect(error?.message == "remote_name= cannot contain slashes")
+        }
+    }
+}
+
+/// A transport that never starts the first stage: for the connect timeout.
+struct SleepingMethod: ConnectionMethod {
+    var methodName: String { "sleep" }
+    func defaultName(pid: Int32) -> String { "sleep.\(pid)" }
+    func command(stageArgv: [String], stageCommand: String) throws -> [String] { ["/bin/sleep", "30"] }
+    var preferCompression: Bool { false }
+}
+
+func listDirectory(_ path: String) throws -> [String] {
+    guard let d = opendir(path) else { throw SystemError("opendir", errno: errno) }
+    defer { closedir(d) }
+    var names: [String] = []
+    while let e = readdir(d) {
+        let name = withUnsafeBytes(of: e.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        if name != "." && name != ".." { names.append(name) }
+    }
+    return names
+}
