@@ -1,1 +1,0 @@
-print("mitogen-tui: not yet")
