@@ -27,9 +27,10 @@ let package = Package(
         .executableTarget(
             name: "mitogen-child",
             dependencies: ["MitogenLib"],
-            // Static so it runs on a target with no Swift runtime (DESIGN §5). Set
+            // Static and stripped so it runs on a target with no Swift runtime and
+            // uploads small (DESIGN §5). Set
             // on this target only: a global -static-executable breaks `swift test`.
-            linkerSettings: [.unsafeFlags(["-static-executable"])]
+            linkerSettings: [.unsafeFlags(["-static-executable", "-Xlinker", "--strip-all"])]
         ),
         .systemLibrary(name: "CNcursesw", pkgConfig: "ncursesw", providers: [.apt(["libncurses-dev"])]),
         .systemLibrary(name: "CLibSSH2", pkgConfig: "libssh2", providers: [.apt(["libssh2-1-dev"])]),

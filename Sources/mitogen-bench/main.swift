@@ -1,1 +1,0 @@
-print("mitogen-bench: not yet")
