@@ -5,22 +5,20 @@ import TestSupport
 
 /// How children start (upload, cache, fork server) and end (parent death).
 @Suite(.serialized) struct ChildLifecycleTests {
-    /// Runs `body` with XDG_CACHE_HOME pointing at a fresh directory, so the
-    /// first stage starts with an empty cache; restores it afterwards.
-    func withFreshCache<T>(_ body: (String) throws -> T) rethrows -> T {
+    /// Runs `body` with a router whose children see XDG_CACHE_HOME at a fresh
+    /// directory, so the first stage starts with an empty cache.
+    func withFreshCache<T>(_ body: (String, Router) throws -> T) throws -> T {
         let dir = makeTempDirectory("mitogen-cache")
-        let old = getenv("XDG_CACHE_HOME").map { String(cString: $0) }
-        setenv("XDG_CACHE_HOME", dir, 1)
-        defer {
-            if let old { setenv("XDG_CACHE_HOME", old, 1) } else { unsetenv("XDG_CACHE_HOME") }
-            _ = system("rm -rf '\(dir)'")
+        defer { _ = system("rm -rf '\(dir)'") }
+        return try withTestRouter { router in
+            router.setChildEnvironment("XDG_CACHE_HOME", dir)
+            return try body(dir, router)
         }
-        return try body(dir)
     }
 
     @Test func secondStartHitsTheCacheAndUploadsNothing() throws {
-        try withFreshCache { dir in
-            try withTestRouter { router in
+        try withFreshCache { dir, router in
+            do {
                 let first = try router.local()
                 let second = try router.local()
                 let info = router.observer.contexts
@@ -39,10 +37,10 @@ import TestSupport
     }
 
     @Test func cacheDirectoryWritableByOthersIsRefused() throws {
-        try withFreshCache { dir in
+        try withFreshCache { dir, router in
             #expect(mkdir(dir + "/mitogen", 0o777) == 0)
             chmod(dir + "/mitogen", 0o777)
-            try withTestRouter { router in
+            do {
                 let child = try router.local()
                 let exe: String = try child.call("os.readlink", "/proc/self/exe")
                 // It fell back to /tmp/mitogen-<uid> rather than the world-writable directory.

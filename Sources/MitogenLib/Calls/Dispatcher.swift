@@ -2,8 +2,8 @@ import Glibc
 import Synchronization
 
 /// Runs the CALL_FUNCTION messages a context receives, one at a time, in
-/// arrival order, on the thread that calls `run()` (the child's main thread),
-/// as Mitogen's `Dispatcher` does.
+/// arrival order, as Mitogen's `Dispatcher` does; the broker thread that reads
+/// a call runs it after handing its loop to a spare thread.
 ///
 /// Per message (notes/mitogen-wire.md §4): decode the 6-tuple; an unknown
 /// function or a bad message is a `CallError` that does not poison the chain;
@@ -22,7 +22,12 @@ final class Dispatcher: Sendable {
     }
 
     let router: Router
-    private let queue = Latch<Message>()
+    private struct Queue {
+        var waiting: [(ticket: UInt64, message: Message)] = []
+        var running = false
+        var closed = false
+    }
+    private let state = Mutex(Queue())
     private let poisoned = Mutex<[String: String]>([:])
     private let inflight = Mutex<[UInt64: Inflight]>([:])
     private let nextTicket = Atomic<UInt64>(0)
@@ -31,32 +36,69 @@ final class Dispatcher: Sendable {
         self.router = router
     }
 
-    /// Takes a CALL_FUNCTION message (broker thread).
+    /// Takes a CALL_FUNCTION message (broker thread). If no call is running,
+    /// the broker hands its loop to a spare thread and this thread runs the
+    /// call and writes the reply itself: no thread hand-off on the call path.
+    /// Otherwise the call waits its turn behind the running one.
     func enqueue(_ message: Message) {
         if let (name, _, _, _) = try? decode(message), let entry = Functions.lookup(name), entry.immediate {
-            handle(message)
+            handle(message, ticket: nextTicket.add(1, ordering: .relaxed).oldValue)
             return
         }
-        do {
-            try queue.put(message)
-        } catch {
+        let ticket = nextTicket.add(1, ordering: .relaxed).oldValue
+        let runNow = state.withLock { q -> Bool? in
+            if q.closed { return nil }
+            if q.running {
+                q.waiting.append((ticket, message))
+                return false
+            }
+            q.running = true
+            return true
+        }
+        guard let runNow else {
             router.sendDead(replyingTo: message, ChannelError.brokerExited)
+            return
+        }
+        if !runNow {
+            noteQueued(message, ticket: ticket)
+            return
+        }
+        router.broker.handOffLoop()
+        var next: (ticket: UInt64, message: Message)? = (ticket, message)
+        while let (t, m) = next {
+            handle(m, ticket: t)
+            next = state.withLock { q in
+                if q.waiting.isEmpty || q.closed {
+                    q.running = false
+                    return nil
+                }
+                return q.waiting.removeFirst()
+            }
         }
     }
 
-    /// Stops `run()` after the call in progress.
-    func close() { queue.close() }
-
-    /// Runs calls until `close()`.
-    func run() {
-        while let message = try? queue.get() {
-            handle(message)
+    /// Refuses calls from now on; calls still queued get dead replies.
+    func close() {
+        let dropped = state.withLock { q in
+            q.closed = true
+            defer { q.waiting.removeAll() }
+            return q.waiting
         }
+        for (_, m) in dropped { router.sendDead(replyingTo: m, ChannelError.brokerExited) }
     }
 
     /// The calls running or queued now, oldest first.
     var current: [Inflight] {
         inflight.withLock { Array($0.values) }.sorted { $0.since < $1.since }
+    }
+
+    private func noteQueued(_ message: Message, ticket: UInt64) {
+        guard let (name, _, args, kwargs) = try? decode(message) else { return }
+        inflight.withLock {
+            $0[ticket] = Inflight(
+                function: name, arguments: Value.argumentsText(args, kwargs), callerID: message.srcID,
+                since: monotonicNow(), running: false)
+        }
     }
 
     private func decode(_ message: Message) throws -> (String, String?, [Value], PyDict) {
@@ -77,8 +119,7 @@ final class Dispatcher: Sendable {
         return (name, chain, args, kwargs)
     }
 
-    private func handle(_ message: Message) {
-        let ticket = nextTicket.add(1, ordering: .relaxed).oldValue
+    private func handle(_ message: Message, ticket: UInt64) {
         let result: Value
         do {
             let (name, chain, args, kwargs) = try decode(message)
@@ -106,11 +147,11 @@ final class Dispatcher: Sendable {
             return .callError(
                 "builtins.AttributeError: no function named '\(name)' is registered in this context (see mitogen.functions)")
         }
-        let argText = args.map(\.displayText) + kwargs.map { "\($0.key.stringValue ?? "?")=\($0.value.displayText)" }
         inflight.withLock {
+            let since = $0[ticket]?.since ?? monotonicNow()
             $0[ticket] = Inflight(
-                function: name, arguments: argText.joined(separator: ", "), callerID: message.srcID,
-                since: monotonicNow(), running: true)
+                function: name, arguments: Value.argumentsText(args, kwargs), callerID: message.srcID,
+                since: since, running: true)
         }
         defer { _ = inflight.withLock { $0.removeValue(forKey: ticket) } }
         let context = CallContext(function: name, routerRef: router, callerID: message.srcID)

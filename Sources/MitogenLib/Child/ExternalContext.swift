@@ -75,9 +75,9 @@ public enum ExternalContext {
         // MITO002 goes out raw before any frame: the master switches to framing on it.
         _ = try? output.writeAll(Array((FirstStage.readyMarker + "\n").utf8))
         router.setParent(parent)
-        dispatcher.run()
-        broker.shutdown()
-        try? broker.join(timeout: 5)
+        // Calls run on the broker's threads (see Dispatcher.enqueue); this
+        // thread only waits for the end.
+        try? broker.join()
         _exit(0)
     }
 

@@ -12,6 +12,10 @@ public final class BrokerSide: @unchecked Sendable {
     public var keepAlive: Bool
     var onReadable: (() -> Void)?
     var onWritable: (() -> Void)?
+    /// Finishes what `onReadable` left undone when a handler handed the loop
+    /// off mid-way (e.g. frames already read but not yet routed). Runs on the
+    /// new leader.
+    var onHandOff: (() -> Void)?
     var interest: UInt32 = 0
     var registration: UInt64 = 0
 
@@ -63,11 +67,18 @@ public final class Broker: @unchecked Sendable {
     private let queue = Mutex<[@Sendable () -> Void]>([])
     private let wakePending = Atomic<Bool>(false)
     private var thread = pthread_t()
+    /// The thread running the loop now (the leader); 0 during a hand-off.
     private let threadID = Atomic<UInt>(0)
+    /// Leadership tokens for spare threads (see `handOffLoop`).
+    private let followerTokens = Latch<Bool>()
+    private let idleFollowers = Atomic<Int>(0)
+    private let name: String
     private let exited = Latch<Bool>()
     private let running = Atomic<Bool>(true)
 
     private var sides: [UInt64: BrokerSide] = [:]
+    /// The side whose handler is running now (loop thread only).
+    private var activeSide: BrokerSide?
     private var nextRegistration: UInt64 = 1
     private var timers: [BrokerTimer] = []
     private var shutdownDeadline: Double?
@@ -86,7 +97,13 @@ public final class Broker: @unchecked Sendable {
         precondition(wakeFD >= 0, "eventfd failed: errno \(errno)")
         var ev = epoll_event(events: EPOLLIN.rawValue, data: epoll_data_t(u64: 0))
         epoll_ctl(epfd, EPOLL_CTL_ADD, wakeFD, &ev)
-        thread = startThread(name: name) { [self] in self.loop() }
+        self.name = name
+        thread = startThread(name: name) { [self] in
+            threadID.store(UInt(pthread_self()), ordering: .releasing)
+            blockAsyncSignalsOnThisThread()
+            loop()
+            followLoop()
+        }
     }
 
     /// True when called on this broker's thread.
@@ -217,19 +234,72 @@ public final class Broker: @unchecked Sendable {
         }
     }
 
+    /// Lets a handler keep the current thread for long work (a function
+    /// call in a child) while another thread takes over the loop at once:
+    /// the leader/followers pattern. The caller must not touch loop state
+    /// afterwards (it is no longer the broker thread: `defer` works as from
+    /// any thread); when its handler returns, the thread becomes a spare.
+    ///
+    /// This keeps the child's call path free of thread hand-offs: the thread
+    /// that read the request runs it and writes the reply.
+    func handOffLoop() {
+        assertOnBroker()
+        if let side = activeSide, side.onHandOff != nil {
+            // The new leader first finishes what this side's handler left undone.
+            queue.withLock {
+                $0.insert({ [self] in runAsActive(side) { side.onHandOff?() } }, at: 0)
+            }
+            wakePending.store(true, ordering: .releasing)
+            var one: UInt64 = 1
+            _ = write(wakeFD, &one, 8)
+        }
+        activeSide = nil
+        threadID.store(0, ordering: .releasing)
+        if idleFollowers.load(ordering: .acquiring) == 0 {
+            _ = startThread(name: name) { [self] in
+                blockAsyncSignalsOnThisThread()
+                followLoop()
+            }
+        }
+        try? followerTokens.put(true)
+    }
+
+    /// A spare thread: waits for a leadership token and runs the loop.
+    private func followLoop() {
+        while running.load(ordering: .acquiring) {
+            idleFollowers.add(1, ordering: .acquiringAndReleasing)
+            let token = try? followerTokens.get()
+            idleFollowers.subtract(1, ordering: .acquiringAndReleasing)
+            guard token != nil else { return }
+            threadID.store(UInt(pthread_self()), ordering: .releasing)
+            loop()
+        }
+    }
+
+    private func runAsActive(_ side: BrokerSide, _ body: () -> Void) {
+        let previous = activeSide
+        activeSide = side
+        body()
+        if stillLeader { activeSide = previous }
+    }
+
+    private var stillLeader: Bool { threadID.load(ordering: .acquiring) == UInt(pthread_self()) }
+
     private func assertOnBroker() {
         assert(isOnBrokerThread, "must run on the broker thread")
     }
 
     // MARK: The loop
 
+    /// Runs the loop while this thread is the leader; returns early if a
+    /// handler handed the loop off, or after the exit handlers.
     private func loop() {
-        threadID.store(UInt(pthread_self()), ordering: .releasing)
-        blockAsyncSignalsOnThisThread()
         var events = [epoll_event](repeating: epoll_event(), count: 64)
         while true {
             runDeferred()
+            guard stillLeader else { return }
             runTimers()
+            guard stillLeader else { return }
             if let deadline = shutdownDeadline {
                 if !keepAlive || monotonicNow() >= deadline { break }
             }
@@ -240,6 +310,9 @@ public final class Broker: @unchecked Sendable {
                 continue
             }
             for i in 0..<Int(n) {
+                // After a hand-off the rest of the batch is the new leader's:
+                // epoll is level-triggered, so it sees those events again.
+                guard stillLeader else { return }
                 let reg = events[i].data.u64
                 let flags = events[i].events
                 if reg == 0 {
@@ -252,7 +325,8 @@ public final class Broker: @unchecked Sendable {
                 if flags & (EPOLLIN.rawValue | EPOLLHUP.rawValue | EPOLLERR.rawValue) != 0,
                     let side = sides[reg], side.interest & EPOLLIN.rawValue != 0
                 {
-                    side.onReadable?()
+                    runAsActive(side) { side.onReadable?() }
+                    guard stillLeader else { return }
                 }
                 if flags & (EPOLLOUT.rawValue | EPOLLERR.rawValue | EPOLLHUP.rawValue) != 0,
                     let side = sides[reg], side.interest & EPOLLOUT.rawValue != 0
@@ -265,6 +339,7 @@ public final class Broker: @unchecked Sendable {
         runDeferred()
         for h in exitHandlers { h() }
         running.store(false, ordering: .releasing)
+        followerTokens.close()
         // Drop anything deferred after exit rather than leaking it silently.
         _ = queue.withLock { q in q.removeAll() }
         close(epfd)
@@ -273,13 +348,21 @@ public final class Broker: @unchecked Sendable {
     }
 
     private func runDeferred() {
-        while true {
+        while stillLeader {
             let work = queue.withLock { q -> [@Sendable () -> Void] in
                 defer { q.removeAll(keepingCapacity: true) }
                 return q
             }
             if work.isEmpty { return }
-            for fn in work { fn() }
+            for (i, fn) in work.enumerated() {
+                guard stillLeader else {
+                    // Handed off mid-batch: give the rest back, in order, to the new leader.
+                    queue.withLock { $0.insert(contentsOf: work[i...], at: 0) }
+                    wake()
+                    return
+                }
+                fn()
+            }
         }
     }
 

@@ -56,6 +56,14 @@ public final class Router: @unchecked Sendable {
     private let ownsBroker: Bool
     private(set) var parentStream: Stream?
     private let exited = Atomic<Bool>(false)
+    /// Extra environment for processes this router spawns (tests point
+    /// XDG_CACHE_HOME at a fresh cache with it, without touching the process).
+    let childEnvironment = Mutex<[String: String]>([:])
+
+    /// Sets `key=value` in the environment of processes this router spawns.
+    package func setChildEnvironment(_ key: String, _ value: String) {
+        childEnvironment.withLock { $0[key] = value }
+    }
     /// What the master's snapshot API reads; also fed in children for their own use.
     let observer = RouterObserver()
 

@@ -73,10 +73,9 @@ public final class RouterObserver: Sendable {
     }
 
     func callStarted(handle: UInt32, context: Context, function: String, args: [Value], kwargs: PyDict) {
-        let text = args.map(\.displayText) + kwargs.map { "\($0.key.stringValue ?? "?")=\($0.value.displayText)" }
         let call = PendingCall(
             handle: handle, contextID: context.contextID, contextName: context.name, function: function,
-            arguments: text.joined(separator: ", "), since: monotonicNow())
+            arguments: Value.argumentsText(args, kwargs), since: monotonicNow())
         changed { $0.pending[handle] = call }
     }
 
@@ -109,6 +108,12 @@ public final class RouterObserver: Sendable {
 }
 
 extension Value {
+    /// `a, b, key=c` for displays, secrets hidden.
+    static func argumentsText(_ args: [Value], _ kwargs: PyDict) -> String {
+        (args.map(\.displayText) + kwargs.map { "\($0.key.stringValue ?? "?")=\($0.value.displayText)" })
+            .joined(separator: ", ")
+    }
+
     /// Short text for displays: Python-like, secrets hidden, long values cut.
     var displayText: String {
         let text: String

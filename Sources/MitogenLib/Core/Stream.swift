@@ -115,6 +115,7 @@ public final class Stream: @unchecked Sendable {
 
     /// Starts reading. Call on the broker thread.
     func start() {
+        rxSide.onHandOff = { [self] in drainFrames() }
         broker.startReceive(rxSide) { [self] in onReadable() }
     }
 
@@ -178,6 +179,12 @@ public final class Stream: @unchecked Sendable {
             guard let message else { return }
             messagesIn.add(1, ordering: .relaxed)
             onMessage?(message, self)
+            if !broker.isOnBrokerThread {
+                // A handler handed the loop to another thread and ran long work
+                // here; the new leader resumed draining (rxSide.onHandOff), so
+                // the decoder is no longer ours to touch.
+                return
+            }
         }
     }
 

@@ -97,8 +97,8 @@ extension Router {
         do {
             pid = try spawnProcess(
                 SpawnRequest(
-                    executable: argv[0], argv: argv, stdin: theirs, stdout: theirs, stderr: errWrite,
-                    newSession: true))
+                    executable: argv[0], argv: argv, environment: spawnEnvironment(), stdin: theirs, stdout: theirs,
+                    stderr: errWrite, newSession: true))
         } catch {
             for fd in [mine, theirs, errRead, errWrite] { fd.close() }
             throw StreamError("Child start failed: \(error). Command was: \(argv.map(pythonQuote).joined(separator: " "))")
@@ -109,6 +109,15 @@ extension Router {
             id: id, name: options.name ?? method.defaultName(pid: pid), method: method.methodName, pid: pid,
             isOurChild: true, socket: mine, stderr: errRead, preferCompression: method.preferCompression,
             options: options, child: child)
+    }
+
+    /// The environment for a spawned transport: ours plus `childEnvironment`.
+    func spawnEnvironment() -> [String]? {
+        let extra = childEnvironment.withLock { $0 }
+        guard !extra.isEmpty else { return nil }
+        var env = currentEnvironment().filter { entry in !extra.keys.contains { entry.hasPrefix($0 + "=") } }
+        for (k, v) in extra { env.append("\(k)=\(v)") }
+        return env
     }
 
     /// The config word a new child `id` gets from `options`.
