@@ -1,3 +1,4 @@
+import Foundation
 import Glibc
 import Testing
 import TestSupport
@@ -103,4 +104,37 @@ func listDirectory(_ path: String) throws -> [String] {
         if name != "." && name != ".." { names.append(name) }
     }
     return names
+}
+
+/// A child whose master dies exits too: no orphans.
+@Suite struct OrphanTests {
+    @Test func childExitsWhenItsMasterIsKilled() throws {
+        let tui = CommandLineTests.executable.path
+        let name = "orphan\(getpid())"
+        var pid: pid_t = 0
+        var attrs: posix_spawnattr_t = posix_spawnattr_t()
+        posix_spawnattr_init(&attrs)
+        let argv = [tui, "call", "local?remote_name=\(name)", "time.sleep(60)"]
+        let cargs = argv.map { strdup($0) } + [nil]
+        defer { cargs.forEach { free($0) } }
+        #expect(posix_spawn(&pid, tui, nil, &attrs, cargs, environ) == 0)
+        var child: Int32 = 0
+        #expect(waitUntil(timeout: 10) {
+            child = findProcess(commandLine: "mitogen:\(name)") ?? 0
+            return child != 0
+        })
+        kill(pid, SIGKILL)
+        var status: Int32 = 0
+        waitpid(pid, &status, 0)
+        #expect(waitUntil(timeout: 5) { !processAlive(child) })
+    }
+}
+
+/// The pid whose /proc cmdline starts with `prefix`.
+func findProcess(commandLine prefix: String) -> Int32? {
+    for name in (try? listDirectory("/proc")) ?? [] {
+        guard let pid = Int32(name), let raw = try? readWholeFile("/proc/\(pid)/cmdline") else { continue }
+        if String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self).hasPrefix(prefix) { return pid }
+    }
+    return nil
 }

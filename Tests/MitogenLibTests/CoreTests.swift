@@ -1,0 +1,107 @@
+import Glibc
+import Testing
+import TestSupport
+@testable import MitogenLib
+
+/// Latch, Receiver, Select and Channel semantics, in one process and against a real child.
+@Suite struct CoreTests {
+    @Test func latchFollowsMitogensRules() throws {
+        let latch = Latch<Int>()
+        #expect(throws: TimeoutError.self) { try latch.get(block: false) }
+        let t0 = monotonicNow()
+        #expect(throws: TimeoutError.self) { try latch.get(timeout: 0.05) }
+        #expect(monotonicNow() - t0 >= 0.045)
+        try latch.put(1)
+        try latch.put(2)
+        #expect(try latch.get() == 1)
+        #expect(try latch.get() == 2)
+        // close() wakes a sleeper with LatchError, and later puts fail.
+        let woke = Latch<Bool>()
+        _ = startThread(name: "sleeper") {
+            do { _ = try latch.get(timeout: 5) } catch is LatchError { try? woke.put(true) } catch {}
+        }
+        usleep(20_000)
+        latch.close()
+        #expect(try woke.get(timeout: 2))
+        #expect(throws: LatchError.self) { try latch.put(3) }
+        #expect(throws: LatchError.self) { try latch.get(block: false) }
+    }
+
+    @Test func latchAsyncWaitersGetItemsAndCancellation() async throws {
+        let latch = Latch<String>()
+        async let got = latch.value()
+        try await Task.sleep(nanoseconds: 10_000_000)
+        try latch.put("x")
+        #expect(try await got == "x")
+        let task = Task { try await latch.value() }
+        try await Task.sleep(nanoseconds: 10_000_000)
+        task.cancel()
+        await #expect(throws: CancellationError.self) { try await task.value }
+    }
+
+    @Test func selectRefusesMisuseWithMitogensTexts() throws {
+        let router = Router()
+        defer { router.shutdown(); try? router.join(timeout: 10) }
+        let r = try Receiver(router: router)
+        let a = try Select([r])
+        let e1 = #expect(throws: SelectError.self) { try Select([r]) }
+        #expect(e1?.message == "Cannot add: Receiver is already owned by another Select")
+        let outer = try Select(selects: [a])
+        let e2 = #expect(throws: SelectError.self) { try a.add(outer) }
+        #expect(e2?.message == "Adding this Select instance would create a Select cycle")
+        let other = try Receiver(router: router)
+        let e3 = #expect(throws: SelectError.self) { try a.remove(other) }
+        #expect(e3?.message == "Instance is not a member of this Select")
+        let empty = try Select()
+        let e4 = #expect(throws: SelectError.self) { try empty.get(timeout: 0.1) }
+        #expect(e4?.message == "Cannot get(), Select instance is empty")
+        // A message to the inner receiver comes out of the outer Select.
+        r.toSender().send(Value.str("through two selects"))
+        let msg = try outer.get(timeout: 2)
+        #expect(try msg.unpickle() == "through two selects")
+        #expect(msg.receiver === r)
+        a.close()
+    }
+
+    @Test func senderReceiverStreamAndCloseAgainstAChild() async throws {
+        let router = Router()
+        defer { router.shutdown(); try? router.join(timeout: 10) }
+        let child = try router.local()
+        // The child streams a file into our receiver; iteration ends at the None marker.
+        let receiver = try Receiver(router: router)
+        let call = try child.callAsyncValue(
+            "files.get", args: ["/etc/passwd", .sender(contextID: 0, handle: receiver.handle)])
+        var bytes: [UInt8] = []
+        for try await msg in receiver {
+            guard let chunk = try msg.unpickle().bytesValue else { break }
+            bytes += chunk
+        }
+        #expect(try call.get(timeout: 5).unpickle().intValue == bytes.count)
+        #expect(bytes == (try readWholeFile("/etc/passwd")))
+        // Closing a Sender kills the channel with Mitogen's text.
+        let r2 = try Receiver(router: router)
+        r2.toSender().close()
+        let e = #expect(throws: ChannelError.self) { try r2.get(timeout: 2) }
+        #expect(e?.reason == "Sender was explicitly closed")
+        // The async twin of call.
+        let pid: Int = try await child.call("os.getpid")
+        #expect(pid > 0)
+    }
+
+    @Test func tooLargeMessagesGetADeadReplyNotSilence() throws {
+        let router = Router(maxMessageSize: 1024)
+        defer { router.shutdown(); try? router.join(timeout: 10) }
+        let child = try router.local()
+        let e = #expect(throws: ChannelError.self) {
+            try child.callValue("mitogen.echo", args: [.bytes([UInt8](repeating: 1, count: 4096))], timeout: 5)
+        }
+        #expect(e?.reason == "message too large (max 1024 bytes)")
+        #expect(try child.callValue("mitogen.echo", args: [1]) == 1)
+    }
+
+    @Test func castStripsCustomTypes() throws {
+        let v: Value = .tuple([.blob([1]), .secret("s"), .kwargs(PyDict([("a", 1)]))])
+        #expect(try cast(v) == .list([.bytes([1]), .str("s"), .dict(PyDict([("a", 1)]))]))
+        #expect(throws: PyException.self) { try cast(Value.set([1])) }
+    }
+}
