@@ -138,3 +138,25 @@ func findProcess(commandLine prefix: String) -> Int32? {
     }
     return nil
 }
+
+/// `debug` and `profiling` leave their files, as the seed describes.
+@Suite struct DebugAndProfilingTests {
+    @Test func debugChildWritesItsLogAndProfilingWritesStats() throws {
+        let router = Router(profiling: true)
+        let child = try router.local(debug: true)
+        let pid = try child.callValue("os.getpid").intValue!
+        try child.callValue("time.sleep", args: [0.01])
+        try child.shutdown(wait: true, timeout: 10)
+        router.shutdown()
+        try router.join(timeout: 10)
+        let childLog = String(decoding: try readWholeFile("/tmp/mitogen.\(pid).log"), as: UTF8.self)
+        #expect(childLog.contains("running time.sleep"))
+        let childStats = String(decoding: try readWholeFile("/tmp/mitogen.stats.\(pid).mitogen.main.log"), as: UTF8.self)
+        #expect(childStats.contains("time.sleep") && childStats.contains("os.getpid"), "stats: \(childStats)")
+        let masterStats = String(decoding: try readWholeFile("/tmp/mitogen.stats.\(getpid()).mitogen.broker.log"), as: UTF8.self)
+        #expect(masterStats.contains("time.sleep"))
+        for p in ["/tmp/mitogen.\(pid).log", "/tmp/mitogen.stats.\(pid).mitogen.main.log", "/tmp/mitogen.stats.\(getpid()).mitogen.broker.log"] {
+            unlink(p)
+        }
+    }
+}

@@ -80,10 +80,12 @@ public final class CallChain: Sendable {
     /// - Throws: `CallError`, `ChannelError`, `TimeoutError`.
     @discardableResult
     public func callValue(_ function: String, args: [Value], kwargs: PyDict = PyDict(), timeout: Double? = nil) throws -> Value {
+        let started = monotonicNow()
         let receiver = try callAsyncValue(function, args: args, kwargs: kwargs)
         defer {
             receiver.close()
             context.router.observer.callFinished(handle: receiver.handle)
+            context.router.profiler?.record(function, seconds: monotonicNow() - started)
         }
         return try receiver.get(timeout: timeout).unpickle()
     }

@@ -22,6 +22,8 @@ final class Dispatcher: Sendable {
     }
 
     let router: Router
+    /// Set when the context runs with profiling on.
+    let profiler: Profiler?
     private struct Queue {
         var waiting: [(ticket: UInt64, message: Message)] = []
         var running = false
@@ -32,8 +34,9 @@ final class Dispatcher: Sendable {
     private let inflight = Mutex<[UInt64: Inflight]>([:])
     private let nextTicket = Atomic<UInt64>(0)
 
-    init(router: Router) {
+    init(router: Router, profiler: Profiler? = nil) {
         self.router = router
+        self.profiler = profiler
     }
 
     /// Takes a CALL_FUNCTION message (broker thread). If no call is running,
@@ -155,6 +158,9 @@ final class Dispatcher: Sendable {
         }
         defer { _ = inflight.withLock { $0.removeValue(forKey: ticket) } }
         let context = CallContext(function: name, routerRef: router, callerID: message.srcID)
+        logDebug("running \(name) for context \(message.srcID)")
+        let started = monotonicNow()
+        defer { profiler?.record(name, seconds: monotonicNow() - started) }
         do {
             return try entry.body(args, kwargs, context)
         } catch {

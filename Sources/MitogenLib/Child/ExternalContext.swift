@@ -43,8 +43,15 @@ public enum ExternalContext {
             broker: broker, contextID: config.contextID, parentIDs: config.parentIDs,
             unidirectional: config.unidirectional, maxMessageSize: config.maxMessageSize)
         let level = Logger.Level(pythonLevel: config.debug ? 10 : config.logLevel)
+        if config.debug {
+            // enable_debug: this context also writes its own debug log.
+            let fd = open("/tmp/mitogen.\(getpid()).log", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+            LogSink.shared.configure(fd: fd >= 0 ? fd : 2, level: .debug, io: false, bootstrap: false)
+        }
         LoggingSystem.bootstrap { label in
-            ForwardingLogHandler(logLevel: level, label: label, router: router)
+            let forward = ForwardingLogHandler(logLevel: level, label: label, router: router)
+            guard config.debug else { return forward }
+            return MultiplexLogHandler([forward, SinkHandler(label: label, sink: LogSink.shared)])
         }
 
         let parent = Stream(
@@ -54,19 +61,26 @@ public enum ExternalContext {
         parent.rxSide.keepAlive = false
         parent.txSide.keepAlive = false
 
-        let dispatcher = Dispatcher(router: router)
+        let profiler = config.profiling ? Profiler() : nil
+        let dispatcher = Dispatcher(router: router, profiler: profiler)
         ChildRuntime.install(router: router, dispatcher: dispatcher)
         RuntimeBuiltins.register()
         FileStreaming.register()
         do {
             try router.addHandler(handle: Handle.callFunction, policy: hasParentAuthority) { dispatcher.enqueue($0) }
-            try router.addHandler(handle: Handle.shutdown, policy: hasParentAuthority) { _ in broker.shutdown() }
+            try router.addHandler(handle: Handle.shutdown, policy: hasParentAuthority) { _ in
+                // Stats go out before the stream closes, so a parent waiting
+                // for the disconnect finds them complete.
+                profiler?.write(threadName: "mitogen.main")
+                broker.shutdown()
+            }
         } catch {
             fail("mitogen-child: \(error)")
         }
         broker.defer {
             broker.addLifecycleHandlers(exit: {
                 dispatcher.close()
+                profiler?.write(threadName: "mitogen.main")
                 // A call may still be running on the main thread (a hung call when
                 // the parent died): no orphans, so leave now.
                 _exit(0)

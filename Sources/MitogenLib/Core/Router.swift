@@ -1,3 +1,4 @@
+import Glibc
 import Logging
 import Synchronization
 
@@ -68,15 +69,23 @@ public final class Router: @unchecked Sendable {
     let observer = RouterObserver()
 
     /// A master router with a private broker (shutdown grace 5.0 s).
-    public convenience init(broker: Broker? = nil, unidirectional: Bool = false, maxMessageSize: Int = WireLimits.defaultMaxMessageSize) {
+    /// - Parameter profiling: record every call's round trip by function and
+    ///   write the table to `/tmp/mitogen.stats.<pid>.mitogen.broker.log` at
+    ///   exit; children started from this router profile too.
+    public convenience init(
+        broker: Broker? = nil, unidirectional: Bool = false, profiling: Bool = false,
+        maxMessageSize: Int = WireLimits.defaultMaxMessageSize
+    ) {
         self.init(
             broker: broker, contextID: 0, parentIDs: [], unidirectional: unidirectional,
-            maxMessageSize: maxMessageSize)
+            maxMessageSize: maxMessageSize, profiler: profiling ? Profiler() : nil)
     }
 
     package init(
-        broker: Broker?, contextID: UInt32, parentIDs: [UInt32], unidirectional: Bool, maxMessageSize: Int
+        broker: Broker?, contextID: UInt32, parentIDs: [UInt32], unidirectional: Bool, maxMessageSize: Int,
+        profiler: Profiler? = nil
     ) {
+        self.profiler = profiler
         self.ownsBroker = broker == nil
         self.broker = broker ?? Broker(shutdownTimeout: parentIDs.isEmpty ? 5.0 : 3.0)
         self.contextID = contextID
@@ -124,6 +133,20 @@ public final class Router: @unchecked Sendable {
         observer.appendLog(
             LogRecord(contextID: id, contextName: name, logger: logger, level: level, message: message, time: wallClockNow()))
         Logger(label: "\(logger).[\(name)]").log(level: Logger.Level(pythonLevel: level), "\(message)")
+    }
+
+    /// Set when this router profiles (see `init(profiling:)`).
+    public let profiler: Profiler?
+    private let debugFlag = Atomic<Bool>(false)
+
+    /// True after `enableDebug()`: new children get `debug` by default.
+    public var debugEnabled: Bool { debugFlag.load(ordering: .relaxed) }
+
+    /// Makes this process and every child started afterwards write debug
+    /// logs to `/tmp/mitogen.<pid>.log` (the seed's `enable_debug`).
+    public func enableDebug() {
+        debugFlag.store(true, ordering: .relaxed)
+        logToFile(path: "/tmp/mitogen.\(getpid()).log", level: "DEBUG")
     }
 
     /// True in the master (context 0 with no parent).
@@ -399,6 +422,7 @@ public final class Router: @unchecked Sendable {
 
     private func onBrokerExit() {
         exited.store(true, ordering: .releasing)
+        profiler?.write(threadName: "mitogen.broker")
         let all = handlers.withLock { map -> [(UInt32, MessageHandler)] in
             defer { map.removeAll() }
             return map.map { ($0.key, $0.value.fn) }

@@ -124,8 +124,8 @@ extension Router {
     func childConfig(id: UInt32, _ options: ConnectionOptions) -> ChildConfig {
         var config = ChildConfig(contextID: id, parentIDs: [contextID] + parentIDs)
         config.maxMessageSize = maxMessageSize
-        config.debug = options.debug
-        config.profiling = options.profiling
+        config.debug = options.debug || debugEnabled
+        config.profiling = options.profiling || profiler != nil
         config.unidirectional = options.unidirectional ?? unidirectional
         return config
     }

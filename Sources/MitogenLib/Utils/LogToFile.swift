@@ -26,14 +26,16 @@ final class LogSink: Sendable {
     private struct Config { var fd: Int32 = 2; var level = Logger.Level.info; var io = false; var bootstrapped = false }
     private let config = Mutex(Config())
 
-    func configure(fd: Int32, level: Logger.Level, io: Bool) {
+    /// Points the sink at `fd`. With `bootstrap`, the first call also makes
+    /// swift-log use it (a child bootstraps its own multiplexed handler).
+    func configure(fd: Int32, level: Logger.Level, io: Bool, bootstrap: Bool = true) {
         let mustBootstrap = config.withLock { c -> Bool in
             if c.fd > 2 && c.fd != fd { close(c.fd) }
             c.fd = fd
             c.level = level
             c.io = io
-            defer { c.bootstrapped = true }
-            return !c.bootstrapped
+            defer { if bootstrap { c.bootstrapped = true } }
+            return bootstrap && !c.bootstrapped
         }
         if mustBootstrap {
             LoggingSystem.bootstrap { label in SinkHandler(label: label, sink: LogSink.shared) }
