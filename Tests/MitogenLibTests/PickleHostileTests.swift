@@ -180,6 +180,20 @@ import Testing
             "unhashable type: 'dict'")
     }
 
+    /// Regression (found by the fuzzer): the hashability check was exponential
+    /// in the nesting of tuple keys.
+    @Test func deepTupleKeysAreCheckedInLinearTime() throws {
+        let tuples = [UInt8](repeating: 0x85, count: 400)
+        let set = Self.pickle(Self.global("__builtin__", "set") + [0x5d, 0x4b, 0x01] + tuples + [0x61, 0x85, 0x52])
+        guard case .set(let members) = try Pickle.loads(set) else {
+            Issue.record("expected a set")
+            return
+        }
+        #expect(members.count == 1)
+        let key = Self.pickle([0x7d, 0x5d] + tuples + [0x4e, 0x73])
+        expectFailure(key, .unhashable, "unhashable type: 'list'")
+    }
+
     // MARK: - Globals and reducers
 
     @Test func forbiddenGlobalsNameModuleAndName() throws {

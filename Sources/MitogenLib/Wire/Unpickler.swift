@@ -559,9 +559,18 @@ func unhashableType(_ value: Value) -> String? {
     case .set: "set"
     case .kwargs: "Kwargs"
     case .tuple(let items), .frozenset(let items):
-        items.lazy.compactMap(unhashableType).first
+        // A plain loop: lazy.compactMap(...).first evaluates the closure twice
+        // per level, which is exponential in the nesting depth.
+        firstUnhashable(items)
     default: nil
     }
+}
+
+private func firstUnhashable(_ items: [Value]) -> String? {
+    for item in items {
+        if let type = unhashableType(item) { return type }
+    }
+    return nil
 }
 
 // MARK: - The allowed callables
