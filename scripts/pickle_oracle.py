@@ -26,8 +26,10 @@ Modes:
                          ``refused <exception text>`` | ``accepted <canon>``
     quit
 """
+import io
 import logging
 import os
+import pickletools
 import random
 import struct
 import sys
@@ -74,7 +76,25 @@ def find_class_with_sets(msg):
     return find
 
 
+MAX_MEMO_INDEX = 1 << 20
+
+
+def check_memo_indices(data):
+    """CPython grows its memo to twice the largest PUT index (memset included),
+    so a hostile LONG_BINPUT would have it touch gigabytes. Refuse those
+    up front, as the MemoryError they would end in."""
+    f = io.BytesIO(data)
+    try:
+        while f.tell() < len(data):  # every pickle of a concatenation
+            for op, arg, _ in pickletools.genops(f):
+                if op.name in ('BINPUT', 'LONG_BINPUT') and arg > MAX_MEMO_INDEX:
+                    raise MemoryError('memo index %d not tried' % arg)
+    except (ValueError, EOFError):
+        pass  # malformed: let the unpickler report it.
+
+
 def mitogen_loads_all(data, allow_sets=False):
+    check_memo_indices(data)
     msg = core.Message(data=data, router=ROUTER)
     find = find_class_with_sets(msg) if allow_sets else msg._find_global
     return list(msg.unpickle_iter(throw=False, find_class=find))

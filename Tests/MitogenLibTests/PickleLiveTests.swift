@@ -23,7 +23,7 @@ import Testing
                     continue
                 }
                 let reply = try oracle.ask("verify \(i) \(toHex(Pickle.dumps(value)))")
-                #expect(reply == "ok", "seed \(seed) value \(i): \(value)\nMitogen's pickle: \(hex)\n\(reply)")
+                #expect(reply == "ok", "seed \(seed) value \(i): \(brief(value))\nMitogen's pickle: \(hex)\n\(reply)")
                 checked += 1
             }
         }
@@ -41,12 +41,12 @@ import Testing
             let ours = Pickle.dumps(value)
             let reply = try oracle.ask("roundtrip \(toHex(ours))")
             guard reply.hasPrefix("ok ") else {
-                Issue.record("seed \(seed): Python refused \(value)\nSwift's pickle: \(toHex(ours))\n\(reply)")
+                Issue.record("seed \(seed): Python refused \(brief(value))\nSwift's pickle: \(toHex(ours))\n\(reply)")
                 continue
             }
             let theirs = try fromHex(String(reply.dropFirst(3)))
             let back = try Pickle.loads(theirs)
-            #expect(back == value, "seed \(seed): \(value)\nbecame \(back)\nMitogen's pickle: \(toHex(theirs))")
+            #expect(back == value, "seed \(seed): \(brief(value))\nbecame \(brief(back))\nMitogen's pickle: \(toHex(theirs))")
         }
     }
 }
@@ -121,6 +121,12 @@ final class PickleOracle {
 struct OracleError: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
+}
+
+/// The start of a value's description, for failure messages.
+func brief(_ value: Value) -> String {
+    let text = String(describing: value)
+    return text.count <= 300 ? text : text.prefix(300) + "..."
 }
 
 func toHex(_ bytes: [UInt8]) -> String {

@@ -2,72 +2,73 @@
 /// what Mitogen's serialization rules produce (notes/mitogen-wire.md §3).
 ///
 /// The byte values are CPython's (`pickletools` documents each one). Anything
-/// not listed here is refused by the unpickler.
-enum PickleOpcode: UInt8 {
+/// not listed here is refused by the unpickler. Plain constants rather than
+/// enum cases, so the unpickler's `switch` on a byte compiles to a jump table.
+enum PickleOpcode {
     /// `\x80 n`: protocol version.
-    case proto = 0x80
+    static let proto: UInt8 = 0x80
     /// `.`: end of the pickle; the top of the stack is the result.
-    case stop = 0x2e
+    static let stop: UInt8 = 0x2e
     /// `(`: pushes a mark for TUPLE / APPENDS / SETITEMS.
-    case mark = 0x28
+    static let mark: UInt8 = 0x28
     /// `N`: None.
-    case none = 0x4e
+    static let none: UInt8 = 0x4e
     /// `\x88`: True.
-    case newTrue = 0x88
+    static let newTrue: UInt8 = 0x88
     /// `\x89`: False.
-    case newFalse = 0x89
+    static let newFalse: UInt8 = 0x89
     /// `K u8`.
-    case binInt1 = 0x4b
+    static let binInt1: UInt8 = 0x4b
     /// `M u16le`.
-    case binInt2 = 0x4d
+    static let binInt2: UInt8 = 0x4d
     /// `J i32le`.
-    case binInt = 0x4a
+    static let binInt: UInt8 = 0x4a
     /// `\x8a u8 bytes`: little-endian two's complement int.
-    case long1 = 0x8a
+    static let long1: UInt8 = 0x8a
     /// `\x8b i32le bytes`.
-    case long4 = 0x8b
+    static let long4: UInt8 = 0x8b
     /// `G f64be`.
-    case binFloat = 0x47
+    static let binFloat: UInt8 = 0x47
     /// `X u32le utf8`: str.
-    case binUnicode = 0x58
+    static let binUnicode: UInt8 = 0x58
     /// `U u8 bytes`: Python 2 str; bytes under Mitogen's `encoding='bytes'`.
-    case shortBinString = 0x55
+    static let shortBinString: UInt8 = 0x55
     /// `T i32le bytes`: same, long form (Mitogen's top-level bytes).
-    case binString = 0x54
+    static let binString: UInt8 = 0x54
     /// `)`.
-    case emptyTuple = 0x29
+    static let emptyTuple: UInt8 = 0x29
     /// `\x85`.
-    case tuple1 = 0x85
+    static let tuple1: UInt8 = 0x85
     /// `\x86`.
-    case tuple2 = 0x86
+    static let tuple2: UInt8 = 0x86
     /// `\x87`.
-    case tuple3 = 0x87
+    static let tuple3: UInt8 = 0x87
     /// `t`: tuple of everything above the last mark.
-    case tuple = 0x74
+    static let tuple: UInt8 = 0x74
     /// `]`.
-    case emptyList = 0x5d
+    static let emptyList: UInt8 = 0x5d
     /// `a`: appends the top to the list below it.
-    case append = 0x61
+    static let append: UInt8 = 0x61
     /// `e`: appends everything above the mark to the list below the mark.
-    case appends = 0x65
+    static let appends: UInt8 = 0x65
     /// `}`.
-    case emptyDict = 0x7d
+    static let emptyDict: UInt8 = 0x7d
     /// `s`: sets key, value (the top two) in the dict below them.
-    case setItem = 0x73
+    static let setItem: UInt8 = 0x73
     /// `u`: sets every pair above the mark in the dict below the mark.
-    case setItems = 0x75
+    static let setItems: UInt8 = 0x75
     /// `c module\n name\n`: pushes an allow-listed callable.
-    case global = 0x63
+    static let global: UInt8 = 0x63
     /// `R`: calls the callable below the top with the argument tuple on top.
-    case reduce = 0x52
+    static let reduce: UInt8 = 0x52
     /// `q u8`: memoizes the top.
-    case binPut = 0x71
+    static let binPut: UInt8 = 0x71
     /// `r u32le`.
-    case longBinPut = 0x72
+    static let longBinPut: UInt8 = 0x72
     /// `h u8`: pushes a memoized object.
-    case binGet = 0x68
+    static let binGet: UInt8 = 0x68
     /// `j u32le`.
-    case longBinGet = 0x6a
+    static let longBinGet: UInt8 = 0x6a
 }
 
 /// Items per APPENDS / SETITEMS batch, as CPython's pickler writes them.
@@ -134,20 +135,24 @@ enum PickleGlobal: Int, CaseIterable {
 
     private static let operands: [[UInt8]] = allCases.map { Array(($0.module + "\n" + $0.name + "\n").utf8) }
 
-    /// Looks up an allowed callable; nil means refused.
-    init?(module: String, name: String) {
-        switch (module, name) {
-        case ("mitogen.core", "_unpickle_context"): self = .unpickleContext
-        case ("mitogen.core", "_unpickle_sender"): self = .unpickleSender
-        case ("mitogen.core", "_unpickle_call_error"), ("mitogen.core", "CallError"): self = .unpickleCallError
-        case ("mitogen.core", "Blob"): self = .blob
-        case ("mitogen.core", "Secret"): self = .secret
-        case ("mitogen.core", "Kwargs"): self = .kwargs
-        case ("_codecs", "encode"): self = .codecsEncode
-        case ("__builtin__", "bytes"): self = .builtinBytes
-        case ("__builtin__", "set"), ("builtins", "set"): self = .set
-        case ("__builtin__", "frozenset"), ("builtins", "frozenset"): self = .frozenset
-        default: return nil
+    /// Looks up an allowed callable by its GLOBAL operand bytes
+    /// (`module\nname\n`), aliases included; nil means refused.
+    init?(operand: UnsafeBufferPointer<UInt8>) {
+        for (bytes, callable) in Self.operandTable where bytes.count == operand.count {
+            if bytes.withUnsafeBufferPointer({ $0.elementsEqual(operand) }) {
+                self = callable
+                return
+            }
         }
+        return nil
     }
+
+    /// Every accepted operand: the written ones, then the aliases.
+    private static let operandTable: [([UInt8], PickleGlobal)] =
+        allCases.map { ($0.operand, $0) }
+        + [
+            (Array("mitogen.core\nCallError\n".utf8), .unpickleCallError),
+            (Array("builtins\nset\n".utf8), .set),
+            (Array("builtins\nfrozenset\n".utf8), .frozenset),
+        ]
 }

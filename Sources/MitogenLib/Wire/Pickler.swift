@@ -34,17 +34,17 @@ public enum Pickle {
     /// by `PickleLimits.maxDepth`.
     public static func dumps(_ value: Value) -> [UInt8] {
         var writer = PickleWriter()
-        writer.out.append(PickleOpcode.proto.rawValue)
+        writer.out.append(PickleOpcode.proto)
         writer.out.append(2)
         if case .bytes(let bytes) = value {
             // Mitogen's Pickler.dump shortcut: BINSTRING with a u32 length, no memo.
-            writer.out.append(PickleOpcode.binString.rawValue)
+            writer.out.append(PickleOpcode.binString)
             writer.appendU32LE(UInt32(truncatingIfNeeded: bytes.count))
             writer.out.append(contentsOf: bytes)
         } else {
             writer.save(value)
         }
-        writer.out.append(PickleOpcode.stop.rawValue)
+        writer.out.append(PickleOpcode.stop)
         return writer.out
     }
 }
@@ -80,10 +80,10 @@ struct PickleWriter {
     @inline(__always)
     private mutating func memoize() {
         if memoCount < 256 {
-            out.append(PickleOpcode.binPut.rawValue)
+            out.append(PickleOpcode.binPut)
             out.append(UInt8(memoCount))
         } else {
-            out.append(PickleOpcode.longBinPut.rawValue)
+            out.append(PickleOpcode.longBinPut)
             appendU32LE(memoCount)
         }
         memoCount &+= 1
@@ -93,15 +93,15 @@ struct PickleWriter {
     mutating func save(_ value: Value) {
         switch value {
         case .none:
-            out.append(PickleOpcode.none.rawValue)
+            out.append(PickleOpcode.none)
         case .bool(let b):
-            out.append(b ? PickleOpcode.newTrue.rawValue : PickleOpcode.newFalse.rawValue)
+            out.append(b ? PickleOpcode.newTrue : PickleOpcode.newFalse)
         case .int(let i):
             saveInt(i)
         case .bigInt(let n):
             saveLong(n.bytes)
         case .float(let d):
-            out.append(PickleOpcode.binFloat.rawValue)
+            out.append(PickleOpcode.binFloat)
             let bits = d.bitPattern
             for shift in stride(from: 56, through: 0, by: -8) {
                 out.append(UInt8(truncatingIfNeeded: bits >> UInt64(shift)))
@@ -113,7 +113,7 @@ struct PickleWriter {
         case .tuple(let items):
             saveTuple(items)
         case .list(let items):
-            out.append(PickleOpcode.emptyList.rawValue)
+            out.append(PickleOpcode.emptyList)
             memoize()
             saveAppends(items)
         case .dict(let d):
@@ -125,15 +125,15 @@ struct PickleWriter {
         case .context(let id, let name):
             saveReduce(.unpickleContext) { w in
                 w.saveInt(Int(id))
-                if let name { w.saveStr(name) } else { w.out.append(PickleOpcode.none.rawValue) }
-                w.out.append(PickleOpcode.tuple2.rawValue)
+                if let name { w.saveStr(name) } else { w.out.append(PickleOpcode.none) }
+                w.out.append(PickleOpcode.tuple2)
                 w.memoize()
             }
         case .sender(let contextID, let handle):
             saveReduce(.unpickleSender) { w in
                 w.saveInt(Int(contextID))
                 w.saveInt(Int(handle))
-                w.out.append(PickleOpcode.tuple2.rawValue)
+                w.out.append(PickleOpcode.tuple2)
                 w.memoize()
             }
         case .callError(let text):
@@ -162,14 +162,14 @@ struct PickleWriter {
 
     private mutating func saveInt(_ i: Int) {
         if i >= 0 && i <= 0xff {
-            out.append(PickleOpcode.binInt1.rawValue)
+            out.append(PickleOpcode.binInt1)
             out.append(UInt8(i))
         } else if i >= 0 && i <= 0xffff {
-            out.append(PickleOpcode.binInt2.rawValue)
+            out.append(PickleOpcode.binInt2)
             out.append(UInt8(truncatingIfNeeded: i))
             out.append(UInt8(truncatingIfNeeded: i >> 8))
         } else if let small = Int32(exactly: i) {
-            out.append(PickleOpcode.binInt.rawValue)
+            out.append(PickleOpcode.binInt)
             appendU32LE(UInt32(bitPattern: small))
         } else {
             saveLong(LargeInt(i).bytes)
@@ -179,10 +179,10 @@ struct PickleWriter {
     /// LONG1 / LONG4 with minimal little-endian two's complement bytes.
     private mutating func saveLong(_ bytes: [UInt8]) {
         if bytes.count < 256 {
-            out.append(PickleOpcode.long1.rawValue)
+            out.append(PickleOpcode.long1)
             out.append(UInt8(bytes.count))
         } else {
-            out.append(PickleOpcode.long4.rawValue)
+            out.append(PickleOpcode.long4)
             appendU32LE(UInt32(truncatingIfNeeded: bytes.count))
         }
         out.append(contentsOf: bytes)
@@ -191,7 +191,7 @@ struct PickleWriter {
     private mutating func saveStr(_ s: String) {
         var text = s
         text.withUTF8 { utf8 in
-            out.append(PickleOpcode.binUnicode.rawValue)
+            out.append(PickleOpcode.binUnicode)
             appendU32LE(UInt32(truncatingIfNeeded: utf8.count))
             out.append(contentsOf: utf8)
         }
@@ -200,10 +200,10 @@ struct PickleWriter {
 
     private mutating func saveNestedBytes(_ b: [UInt8]) {
         if b.count < 256 {
-            out.append(PickleOpcode.shortBinString.rawValue)
+            out.append(PickleOpcode.shortBinString)
             out.append(UInt8(b.count))
         } else {
-            out.append(PickleOpcode.binString.rawValue)
+            out.append(PickleOpcode.binString)
             appendU32LE(UInt32(truncatingIfNeeded: b.count))
         }
         out.append(contentsOf: b)
@@ -213,27 +213,27 @@ struct PickleWriter {
         switch items.count {
         case 0:
             // CPython does not memoize the empty tuple.
-            out.append(PickleOpcode.emptyTuple.rawValue)
+            out.append(PickleOpcode.emptyTuple)
             return
         case 1...3:
             for item in items { save(item) }
-            out.append(PickleOpcode.tuple1.rawValue + UInt8(items.count - 1))
+            out.append(PickleOpcode.tuple1 + UInt8(items.count - 1))
         default:
-            out.append(PickleOpcode.mark.rawValue)
+            out.append(PickleOpcode.mark)
             for item in items { save(item) }
-            out.append(PickleOpcode.tuple.rawValue)
+            out.append(PickleOpcode.tuple)
         }
         memoize()
     }
 
     private mutating func endTuple1() {
-        out.append(PickleOpcode.tuple1.rawValue)
+        out.append(PickleOpcode.tuple1)
         memoize()
     }
 
     /// `([items],)`: the argument tuple of set / frozenset.
     private mutating func saveTuple1List(_ items: [Value]) {
-        out.append(PickleOpcode.emptyList.rawValue)
+        out.append(PickleOpcode.emptyList)
         memoize()
         saveAppends(items)
         endTuple1()
@@ -246,11 +246,11 @@ struct PickleWriter {
             let end = min(start + pickleBatchSize, items.count)
             if end - start == 1 {
                 save(items[start])
-                out.append(PickleOpcode.append.rawValue)
+                out.append(PickleOpcode.append)
             } else {
-                out.append(PickleOpcode.mark.rawValue)
+                out.append(PickleOpcode.mark)
                 for i in start..<end { save(items[i]) }
-                out.append(PickleOpcode.appends.rawValue)
+                out.append(PickleOpcode.appends)
             }
             start = end
         }
@@ -258,7 +258,7 @@ struct PickleWriter {
 
     /// EMPTY_DICT, memo, then CPython's `_batch_setitems`.
     private mutating func saveDict(_ d: PyDict) {
-        out.append(PickleOpcode.emptyDict.rawValue)
+        out.append(PickleOpcode.emptyDict)
         memoize()
         let keys = d.keys, values = d.values
         var start = 0
@@ -267,14 +267,14 @@ struct PickleWriter {
             if end - start == 1 {
                 save(keys[start])
                 save(values[start])
-                out.append(PickleOpcode.setItem.rawValue)
+                out.append(PickleOpcode.setItem)
             } else {
-                out.append(PickleOpcode.mark.rawValue)
+                out.append(PickleOpcode.mark)
                 for i in start..<end {
                     save(keys[i])
                     save(values[i])
                 }
-                out.append(PickleOpcode.setItems.rawValue)
+                out.append(PickleOpcode.setItems)
             }
             start = end
         }
@@ -284,7 +284,7 @@ struct PickleWriter {
     private mutating func saveReduce(_ callable: PickleGlobal, args: (inout PickleWriter) -> Void) {
         saveGlobal(callable)
         args(&self)
-        out.append(PickleOpcode.reduce.rawValue)
+        out.append(PickleOpcode.reduce)
         memoize()
     }
 
@@ -295,15 +295,15 @@ struct PickleWriter {
         let known = globalMemo[callable.rawValue]
         if known != UInt32.max {
             if known < 256 {
-                out.append(PickleOpcode.binGet.rawValue)
+                out.append(PickleOpcode.binGet)
                 out.append(UInt8(known))
             } else {
-                out.append(PickleOpcode.longBinGet.rawValue)
+                out.append(PickleOpcode.longBinGet)
                 appendU32LE(known)
             }
             return
         }
-        out.append(PickleOpcode.global.rawValue)
+        out.append(PickleOpcode.global)
         out.append(contentsOf: callable.operand)
         globalMemo[callable.rawValue] = memoCount
         memoize()

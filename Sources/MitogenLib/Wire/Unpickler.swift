@@ -176,11 +176,38 @@ struct Unpickler {
 
     private mutating func readUTF8(_ count: Int, _ what: String) throws(PickleError) -> String {
         let at = try take(count)
-        guard let text = String(validating: UnsafeBufferPointer(rebasing: input[at..<at + count]), as: UTF8.self)
-        else {
+        let utf8 = UnsafeBufferPointer(rebasing: input[at..<at + count])
+        // String(validating:) is generic and costs more than the rest of a
+        // small pickle; validate here, then build the String without checks.
+        guard isValidUTF8(utf8) else {
             throw failure(.malformed, "\(what) is not valid UTF-8 (lone surrogates are not supported)")
         }
-        return text
+        return String(decoding: utf8, as: UTF8.self)
+    }
+
+    /// The GLOBAL operand, `module\nname\n`, looked up in the allow-list by
+    /// its bytes; the names become Strings only for the error.
+    private mutating func readGlobal() throws(PickleError) -> PickleGlobal {
+        let start = position
+        var newlines = 0
+        var end = position
+        while end < input.count {
+            if input[end] == 0x0a {
+                newlines += 1
+                if newlines == 2 { break }
+            }
+            end += 1
+        }
+        guard newlines == 2 else {
+            throw failure(.truncated, "pickle data was truncated: GLOBAL operand has no newline")
+        }
+        position = end + 1
+        let operand = UnsafeBufferPointer(rebasing: input[start..<position])
+        if let callable = PickleGlobal(operand: operand) { return callable }
+        position = start
+        let module = try readLine()
+        let name = try readLine()
+        throw failure(.forbiddenGlobal, "cannot unpickle \(pyStrRepr(module))/\(pyStrRepr(name))")
     }
 
     /// A GLOBAL operand line, without its newline.
@@ -209,6 +236,12 @@ struct Unpickler {
     private mutating func pop() throws(PickleError) -> StackItem {
         guard stack.count > fence else { throw underflow() }
         return stack.removeLast()
+    }
+
+    /// Drops the stack down to `height` (removeLast(_:) goes through the slower replaceSubrange).
+    @inline(__always)
+    private mutating func dropStack(to height: Int) {
+        while stack.count > height { stack.removeLast() }
     }
 
     private mutating func popMark() throws(PickleError) -> Int {
@@ -278,16 +311,14 @@ struct Unpickler {
             opcodeOffset = position
             opcode = input[position]
             position += 1
-            guard let op = PickleOpcode(rawValue: opcode) else {
-                throw failure(.unknownOpcode, "invalid load key \(hexByte(opcode)): not an opcode of Mitogen's pickle")
-            }
-            switch op {
-            case .proto:
+            // Literal cases (named in PickleOpcode) so this compiles to a jump table.
+            switch opcode {
+            case 0x80:  // proto
                 let version = try readU8()
                 guard version <= 2 else {
                     throw failure(.malformed, "unsupported pickle protocol \(version): Mitogen speaks protocol 2")
                 }
-            case .stop:
+            case 0x2e:  // stop
                 guard marks.isEmpty else { throw failure(.malformed, "STOP with an open MARK") }
                 guard stack.count == 1 else {
                     throw failure(
@@ -295,73 +326,73 @@ struct Unpickler {
                         stack.isEmpty ? "STOP with an empty stack" : "STOP with \(stack.count) items on the stack")
                 }
                 return try settle(stack.removeLast()).0
-            case .mark:
+            case 0x28:  // mark
                 marks.append(stack.count)
-            case .none:
+            case 0x4e:  // none
                 push(.none)
-            case .newTrue:
+            case 0x88:  // newTrue
                 push(.bool(true))
-            case .newFalse:
+            case 0x89:  // newFalse
                 push(.bool(false))
-            case .binInt1:
+            case 0x4b:  // binInt1
                 push(.int(Int(try readU8())))
-            case .binInt2:
+            case 0x4d:  // binInt2
                 push(.int(Int(try readU16LE())))
-            case .binInt:
+            case 0x4a:  // binInt
                 push(.int(Int(Int32(bitPattern: try readU32LE()))))
-            case .long1:
+            case 0x8a:  // long1
                 let count = Int(try readU8())
                 push(.integer(LargeInt(twosComplementLittleEndian: try readBytes(count))))
-            case .long4:
+            case 0x8b:  // long4
                 let count = Int(Int32(bitPattern: try readU32LE()))
                 guard count >= 0 else { throw failure(.malformed, "LONG pickle has negative byte count") }
                 push(.integer(LargeInt(twosComplementLittleEndian: try readBytes(count))))
-            case .binFloat:
+            case 0x47:  // binFloat
                 let at = try take(8)
                 var bits: UInt64 = 0
                 for i in 0..<8 { bits = bits << 8 | UInt64(input[at + i]) }
                 push(.float(Double(bitPattern: bits)))
-            case .binUnicode:
+            case 0x58:  // binUnicode
                 let count = Int(try readU32LE())
                 push(.str(try readUTF8(count, "BINUNICODE string")))
-            case .shortBinString:
+            case 0x55:  // shortBinString
                 let count = Int(try readU8())
                 push(.bytes(try readBytes(count)))
-            case .binString:
+            case 0x54:  // binString
                 let count = Int(Int32(bitPattern: try readU32LE()))
                 guard count >= 0 else { throw failure(.malformed, "BINSTRING pickle has negative byte count") }
                 push(.bytes(try readBytes(count)))
-            case .emptyTuple:
+            case 0x29:  // emptyTuple
                 push(.tuple([]), Shape(depth: 1, nodes: 1))
-            case .tuple1, .tuple2, .tuple3:
-                let count = Int(opcode - PickleOpcode.tuple1.rawValue) + 1
+            case 0x85, 0x86, 0x87:  // tuple1, tuple2, tuple3
+                let count = Int(opcode - PickleOpcode.tuple1) + 1
                 guard stack.count - fence >= count else { throw underflow() }
                 try buildTuple(from: stack.count - count)
-            case .tuple:
+            case 0x74:  // tuple
                 try buildTuple(from: try popMark())
-            case .emptyList:
+            case 0x5d:  // emptyList
                 stack.append(.list(ListBuilder()))
-            case .append:
+            case 0x61:  // append
                 let item = try pop()
                 let builder = try openList(at: stack.count - 1)
                 let (value, shape) = try settle(item)
                 try append(value, shape, to: builder)
-            case .appends:
+            case 0x65:  // appends
                 let mark = try popMark()
                 let builder = try openList(at: mark - 1)
                 for i in mark..<stack.count {
                     let (value, shape) = try settle(stack[i])
                     try append(value, shape, to: builder)
                 }
-                stack.removeSubrange(mark...)
-            case .emptyDict:
+                dropStack(to: mark)
+            case 0x7d:  // emptyDict
                 stack.append(.dict(DictBuilder()))
-            case .setItem:
+            case 0x73:  // setItem
                 let value = try pop()
                 let key = try pop()
                 let builder = try openDict(at: stack.count - 1)
                 try setItem(key, value, in: builder)
-            case .setItems:
+            case 0x75:  // setItems
                 let mark = try popMark()
                 let builder = try openDict(at: mark - 1)
                 guard (stack.count - mark) % 2 == 0 else {
@@ -370,15 +401,10 @@ struct Unpickler {
                 for i in stride(from: mark, to: stack.count, by: 2) {
                     try setItem(stack[i], stack[i + 1], in: builder)
                 }
-                stack.removeSubrange(mark...)
-            case .global:
-                let module = try readLine()
-                let name = try readLine()
-                guard let callable = PickleGlobal(module: module, name: name) else {
-                    throw failure(.forbiddenGlobal, "cannot unpickle \(pyStrRepr(module))/\(pyStrRepr(name))")
-                }
-                stack.append(.callable(callable))
-            case .reduce:
+                dropStack(to: mark)
+            case 0x63:  // global
+                stack.append(.callable(try readGlobal()))
+            case 0x52:  // reduce
                 let argsItem = try pop()
                 let calleeItem = try pop()
                 guard case .callable(let callable) = calleeItem else {
@@ -389,14 +415,16 @@ struct Unpickler {
                 }
                 let result = try call(callable, args)
                 push(result, Shape(depth: max(argsShape.depth - 1, 0), nodes: max(argsShape.nodes - 1, 1)))
-            case .binPut:
+            case 0x71:  // binPut
                 try put(UInt32(try readU8()))
-            case .longBinPut:
+            case 0x72:  // longBinPut
                 try put(try readU32LE())
-            case .binGet:
+            case 0x68:  // binGet
                 try get(UInt32(try readU8()))
-            case .longBinGet:
+            case 0x6a:  // longBinGet
                 try get(try readU32LE())
+            default:
+                throw failure(.unknownOpcode, "invalid load key \(hexByte(opcode)): not an opcode of Mitogen's pickle")
             }
         }
     }
@@ -406,14 +434,17 @@ struct Unpickler {
         try checkCount(count, "tuple")
         var items: [Value] = []
         items.reserveCapacity(count)
-        var shape = Shape(depth: 1, nodes: 1)
+        var depth = 0
+        var nodes = 1
         for i in start..<stack.count {
             let (value, member) = try settle(stack[i])
             items.append(value)
-            shape = try grown(shape, by: member)
+            depth = max(depth, member.depth)
+            let (sum, overflow) = nodes.addingReportingOverflow(member.nodes)
+            nodes = overflow ? .max : sum
         }
-        stack.removeSubrange(start...)
-        push(.tuple(items), shape)
+        dropStack(to: start)
+        push(.tuple(items), try checked(Shape(depth: depth + 1, nodes: nodes)))
     }
 
     /// The list builder at `index`, which must be above the fence and still open.
@@ -467,11 +498,12 @@ struct Unpickler {
         let item = stack[stack.count - 1]
         putCount += 1
         let i = Int(index)
+        if memo.capacity == 0 { memo.reserveCapacity(16) }
         if i < memo.count {
             memo[i] = item
         } else if i < 2 * putCount + 64 {
             // Dense growth stays proportional to the number of PUTs seen.
-            memo.append(contentsOf: repeatElement(nil, count: i - memo.count))
+            while memo.count < i { memo.append(nil) }
             memo.append(item)
         } else {
             sparseMemo[index] = item
@@ -488,6 +520,36 @@ struct Unpickler {
     }
 }
 
+/// True if `bytes` is well-formed UTF-8 (Unicode table 3-7): no overlong
+/// forms, no surrogates, nothing above U+10FFFF.
+func isValidUTF8(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+    var i = 0
+    let n = bytes.count
+    while i < n {
+        let lead = bytes[i]
+        if lead < 0x80 {
+            i += 1
+            continue
+        }
+        let length: Int
+        var low: UInt8 = 0x80, high: UInt8 = 0xbf  // range of the second byte
+        switch lead {
+        case 0xc2...0xdf: length = 2
+        case 0xe0: length = 3; low = 0xa0
+        case 0xe1...0xec, 0xee...0xef: length = 3
+        case 0xed: length = 3; high = 0x9f
+        case 0xf0: length = 4; low = 0x90
+        case 0xf1...0xf3: length = 4
+        case 0xf4: length = 4; high = 0x8f
+        default: return false
+        }
+        guard n - i >= length, (low...high).contains(bytes[i + 1]) else { return false }
+        for k in 2..<max(2, length) where bytes[i + k] & 0xc0 != 0x80 { return false }
+        i += length
+    }
+    return true
+}
+
 /// The Python type name of the first unhashable part of `value`, or nil if
 /// Python could hash it.
 func unhashableType(_ value: Value) -> String? {
@@ -497,9 +559,18 @@ func unhashableType(_ value: Value) -> String? {
     case .set: "set"
     case .kwargs: "Kwargs"
     case .tuple(let items), .frozenset(let items):
-        items.lazy.compactMap(unhashableType).first
+        // A plain loop: lazy.compactMap(...).first evaluates the closure twice
+        // per level, which is exponential in the nesting depth.
+        firstUnhashable(items)
     default: nil
     }
+}
+
+private func firstUnhashable(_ items: [Value]) -> String? {
+    for item in items {
+        if let type = unhashableType(item) { return type }
+    }
+    return nil
 }
 
 // MARK: - The allowed callables
