@@ -46,7 +46,7 @@ let package = Package(
             dependencies: ["MitogenLib", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .target(name: "TestSupport", dependencies: ["MitogenLib"], path: "Tests/TestSupport"),
-        .testTarget(name: "MitogenLibTests", dependencies: ["MitogenLib", "TestSupport"]),
+        .testTarget(name: "MitogenLibTests", dependencies: ["MitogenLib", "TestSupport"], exclude: ["Fixtures"]),
     ]
 )
 

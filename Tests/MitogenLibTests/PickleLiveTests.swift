@@ -214,7 +214,7 @@ struct RandomValueGenerator {
 
     mutating func float() -> Value {
         if below(10) < 4 {
-            return .float(pick([0.0, -0.0, .nan, .infinity, -.infinity, 1e308, 5e-324, -5e-324, 0.1]))
+            return .float(pick([0.0, -0.0, .nan, .infinity, -.infinity, 1e308, .leastNonzeroMagnitude, -.leastNonzeroMagnitude, 0.1]))
         }
         let d = Double(bitPattern: next())
         return .float(d.isNaN ? .nan : d)

@@ -26,10 +26,8 @@ public struct ForwardingLogHandler: LogHandler {
         }
     }
 
-    public func log(
-        level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String,
-        file: String, function: String, line: UInt
-    ) {
+    public func log(event: LogEvent) {
+        let level = event.level, message = event.message
         guard label != "mitogen.io" else { return }
         let payload = "\(label)\u{0}\(Self.levelNumber(level))\u{0}\(message)"
         var msg = Message(dstID: 0, handle: Handle.forwardLog, data: Array(payload.utf8)).from(router.contextID)

@@ -46,12 +46,21 @@ public final class Profiler: Sendable {
         let path = "/tmp/mitogen.stats.\(getpid()).\(threadName).log"
         let temp = path + ".tmp"
         let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        if fd >= 0 {
-            let bytes = Array(report.utf8)
-            _ = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-            close(fd)
-            rename(temp, path)
+        guard fd >= 0 else { return path }
+        let bytes = Array(report.utf8)
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + offset, $0.count - offset) }
+            if n > 0 {
+                offset += n
+            } else if n < 0 && errno == EINTR {
+                continue
+            } else {
+                break
+            }
         }
+        close(fd)
+        if offset == bytes.count { rename(temp, path) } else { unlink(temp) }
         return path
     }
 }

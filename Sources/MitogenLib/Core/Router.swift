@@ -60,6 +60,8 @@ public final class Router: @unchecked Sendable {
     /// Extra environment for processes this router spawns (tests point
     /// XDG_CACHE_HOME at a fresh cache with it, without touching the process).
     let childEnvironment = Mutex<[String: String]>([:])
+    /// Processes this router spawned and has not reaped yet.
+    let childProcesses = Mutex<Set<Int32>>([])
 
     /// Sets `key=value` in the environment of processes this router spawns.
     package func setChildEnvironment(_ key: String, _ value: String) {
@@ -422,6 +424,7 @@ public final class Router: @unchecked Sendable {
 
     private func onBrokerExit() {
         exited.store(true, ordering: .releasing)
+        reapChildProcesses()
         profiler?.write(threadName: "mitogen.broker")
         let all = handlers.withLock { map -> [(UInt32, MessageHandler)] in
             defer { map.removeAll() }
@@ -429,6 +432,35 @@ public final class Router: @unchecked Sendable {
         }
         for (h, fn) in all { fn(deadMessage(ChannelError.brokerExited, handle: h)) }
         observer.brokerExited()
+    }
+}
+
+extension Router {
+    /// Leaves no zombie and no orphan behind when the broker exits: waits up to
+    /// a second for spawned processes to exit, then SIGTERMs, then SIGKILLs.
+    func reapChildProcesses() {
+        var left = childProcesses.withLock { $0 }
+        let deadline = monotonicNow() + 1.0
+        var signalled = false
+        while !left.isEmpty {
+            for pid in left {
+                switch Result(catching: { () throws(SystemError) in try waitProcess(pid, block: false) }) {
+                case .success(.some), .failure: left.remove(pid)
+                case .success(.none): break
+                }
+            }
+            if left.isEmpty { break }
+            if monotonicNow() > deadline {
+                for pid in left { _ = sendSignal(signalled ? SIGKILL : SIGTERM, to: pid) }
+                if signalled {
+                    for pid in left { _ = try? waitProcess(pid, block: true) }
+                    break
+                }
+                signalled = true
+            }
+            usleep(5_000)
+        }
+        childProcesses.withLock { $0.removeAll() }
     }
 }
 

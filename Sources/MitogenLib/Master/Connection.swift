@@ -150,7 +150,11 @@ extension Router {
         handshake.onReady = { try? outcome.put(nil) }
         stream.handshake = handshake
         stream.onHandshakeFailure = { error in try? outcome.put(error) }
-        stream.disconnectHooks.append { [broker] in Reaper.start(pid: pid, isOurChild: isOurChild, broker: broker) }
+        if isOurChild { childProcesses.withLock { _ = $0.insert(pid) } }
+        // The hook holds the router until the stream dies (at the latest when the broker exits).
+        stream.disconnectHooks.append { [broker, self] in
+            Reaper.start(pid: pid, isOurChild: isOurChild, broker: broker) { self.childProcesses.withLock { _ = $0.remove(pid) } }
+        }
         let diagnostics = DiagnosticsReader(fd: stderr, contextID: id, contextName: name, router: self, handshake: handshake)
         register(context, stream: stream)
         broker.defer { diagnostics.start() }
@@ -321,10 +325,12 @@ final class DiagnosticsReader: @unchecked Sendable {
 /// polls at 0.05·1.72ⁿ s, SIGTERM at the 2nd poll, SIGKILL at the 6th, gives
 /// up after 20.
 enum Reaper {
-    static func start(pid: pid_t, isOurChild: Bool, broker: Broker, attempt: Int = 0) {
+    static func start(pid: pid_t, isOurChild: Bool, broker: Broker, attempt: Int = 0, reaped: @escaping @Sendable () -> Void) {
         if isOurChild {
             switch Result(catching: { () throws(SystemError) in try waitProcess(pid, block: false) }) {
-            case .success(.some), .failure: return  // reaped, or not ours to reap
+            case .success(.some), .failure:  // reaped, or not ours to reap
+                reaped()
+                return
             case .success(.none): break
             }
         } else if !processExists(pid) {
@@ -335,6 +341,8 @@ enum Reaper {
         guard attempt < 20, broker.isRunning else { return }
         var delay = 0.05
         for _ in 0..<attempt { delay *= 1.72 }
-        broker.after(min(delay, 5.0)) { start(pid: pid, isOurChild: isOurChild, broker: broker, attempt: attempt + 1) }
+        broker.after(min(delay, 5.0)) {
+            start(pid: pid, isOurChild: isOurChild, broker: broker, attempt: attempt + 1, reaped: reaped)
+        }
     }
 }

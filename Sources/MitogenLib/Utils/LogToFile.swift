@@ -1,5 +1,5 @@
 import Glibc
-public import Logging
+import Logging
 import Synchronization
 
 /// Sends this process's swift-log output to a file, or to stderr (the seed's
@@ -71,11 +71,8 @@ struct SinkHandler: LogHandler {
         set { metadata[key] = newValue }
     }
 
-    func log(
-        level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String,
-        file: String, function: String, line: UInt
-    ) {
-        sink.write(label: label, level: level, message: "\(message)")
+    func log(event: LogEvent) {
+        sink.write(label: label, level: event.level, message: "\(event.message)")
     }
 }
 
