@@ -105,3 +105,45 @@ import TestSupport
         #expect(throws: PyException.self) { try cast(Value.set([1])) }
     }
 }
+
+/// The snapshot API the console reads (DESIGN §7).
+@Suite struct SnapshotTests {
+    @Test func snapshotShowsContextsStreamsPendingAndCancelWorks() throws {
+        try withTestRouter { router in
+            let child = try router.local(name: "snap")
+            let pid = try child.callValue("os.getpid").intValue!
+            let pending = try child.callAsync("time.sleep", 30)
+            let snap = router.snapshot()
+            let info = try #require(snap.contexts.first { $0.id == child.contextID })
+            #expect(info.name == "snap" && info.method == "local" && info.state == .connected && info.pid != nil)
+            let stream = try #require(snap.streams.first { $0.contextID == child.contextID })
+            #expect(stream.counters.messagesOut >= 2 && stream.counters.messagesIn >= 1 && stream.counters.bytesIn > 0)
+            let call = try #require(snap.pendingCalls.first { $0.function == "time.sleep" })
+            #expect(call.arguments == "30" && call.contextID == child.contextID)
+            let t0 = monotonicNow()
+            #expect(router.cancelCall(handle: call.handle))
+            let e = #expect(throws: ChannelError.self) { try pending.get(timeout: 5) }
+            #expect(e?.reason == "call cancelled by the operator")
+            #expect(monotonicNow() - t0 < 0.5)
+            _ = pid
+            let generation = router.snapshot().generation
+            kill(Int32(pid), SIGKILL)
+            #expect(waitUntil { router.snapshot().contexts.first { $0.id == child.contextID }?.state == .gone })
+            #expect(router.snapshot().generation != generation)
+        }
+    }
+
+    @Test func secretsAreHiddenInPendingCalls() throws {
+        try withTestRouter { router in
+            let child = try router.local()
+            // The sleep holds the echo in the queue, so it is surely pending when we look.
+            let sleeping = try child.callAsync("time.sleep", 0.5)
+            let r = try child.callAsyncValue("mitogen.echo", args: [.secret("hunter2"), .str("visible")])
+            let text = router.snapshot().pendingCalls.map(\.arguments).joined(separator: " | ")
+            _ = try r.get(timeout: 5)
+            _ = try sleeping.get(timeout: 5)
+            #expect(text.contains("[secret], 'visible'"))
+            #expect(!text.contains("hunter2"))
+        }
+    }
+}

@@ -68,7 +68,7 @@ public final class Router: @unchecked Sendable {
         childEnvironment.withLock { $0[key] = value }
     }
     /// What the master's snapshot API reads; also fed in children for their own use.
-    let observer = RouterObserver()
+    public let observer = RouterObserver()
 
     /// A master router with a private broker (shutdown grace 5.0 s).
     /// - Parameter profiling: record every call's round trip by function and
@@ -222,6 +222,11 @@ public final class Router: @unchecked Sendable {
             throw RouterError("cannot add route to \(targetID): no stream for \(viaID)")
         }
         routes.withLock { $0[targetID] = stream }
+    }
+
+    /// Directly connected streams by the id of the context at their far end.
+    func routesSnapshot() -> [(UInt32, Stream)] {
+        routes.withLock { map in map.filter { $0.value.remoteID == $0.key }.map { ($0.key, $0.value) } }
     }
 
     func removeRoute(_ targetID: UInt32) { _ = routes.withLock { $0.removeValue(forKey: targetID) } }
