@@ -44,6 +44,7 @@ final class Dispatcher: Sendable {
     /// call and writes the reply itself: no thread hand-off on the call path.
     /// Otherwise the call waits its turn behind the running one.
     func enqueue(_ message: Message) {
+        if message.isDead { return }  // the broker is exiting: close() handles the queue
         if let (name, _, _, _) = try? decode(message), let entry = Functions.lookup(name), entry.immediate {
             handle(message, ticket: nextTicket.add(1, ordering: .relaxed).oldValue)
             return

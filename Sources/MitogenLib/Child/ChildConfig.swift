@@ -11,6 +11,9 @@ public struct ChildConfig: Sendable, Equatable {
     public var unidirectional = false
     /// Python level number below which the child does not forward logs.
     public var logLevel = 20
+    /// SHA-256 of the child executable, so the child can serve it to its own
+    /// children without hashing it again.
+    public var childHash: String?
 
     public init(contextID: UInt32, parentIDs: [UInt32]) {
         self.contextID = contextID
@@ -25,6 +28,7 @@ public struct ChildConfig: Sendable, Equatable {
         return Self.flag
             + "id=\(contextID),parents=\(parents),max=\(maxMessageSize),debug=\(debug ? 1 : 0),"
             + "prof=\(profiling ? 1 : 0),uni=\(unidirectional ? 1 : 0),log=\(logLevel)"
+            + (childHash.map { ",hash=\($0)" } ?? "")
     }
 
     /// Parses `argument`. Returns nil for anything malformed.
@@ -47,5 +51,6 @@ public struct ChildConfig: Sendable, Equatable {
         profiling = fields["prof"] == "1"
         unidirectional = fields["uni"] == "1"
         logLevel = fields["log"].flatMap { Int($0) } ?? 20
+        childHash = fields["hash"].map(String.init).flatMap { SHA256.isHexDigest($0) ? $0 : nil }
     }
 }

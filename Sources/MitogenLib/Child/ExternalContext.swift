@@ -37,7 +37,8 @@ public enum ExternalContext {
         try? input.setNonBlocking(true)
         try? output.setNonBlocking(true)
 
-        Mitogen.setChildIdentity(contextID: config.contextID, parentIDs: config.parentIDs, name: name)
+        Mitogen.setChildIdentity(
+            contextID: config.contextID, parentIDs: config.parentIDs, name: name, childHash: config.childHash)
         let broker = Broker(shutdownTimeout: 3.0, name: "mitogen.broker")
         let router = Router(
             broker: broker, contextID: config.contextID, parentIDs: config.parentIDs,
@@ -66,6 +67,7 @@ public enum ExternalContext {
         ChildRuntime.install(router: router, dispatcher: dispatcher)
         RuntimeBuiltins.register()
         FileStreaming.register()
+        ProxyConnectFunction.register()
         do {
             try router.addHandler(handle: Handle.callFunction, policy: hasParentAuthority) { dispatcher.enqueue($0) }
             try router.addHandler(handle: Handle.shutdown, policy: hasParentAuthority) { _ in

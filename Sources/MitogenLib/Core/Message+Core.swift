@@ -48,7 +48,7 @@ extension Message {
     /// Does nothing if no reply was asked for.
     /// - Parameter router: the router to use when this message has none.
     public func reply(_ value: Value, router: Router? = nil) {
-        guard replyTo != 0, let r = router ?? self.router else { return }
+        guard replyTo != 0, !isDead, let r = router ?? self.router else { return }
         var m = Message.pickled(value, dstID: srcID, handle: replyTo)
         m.srcID = r.contextID
         m.authID = r.contextID
@@ -57,7 +57,7 @@ extension Message {
 
     /// Sends `message` (its destination fields overwritten) as the reply.
     public func reply(message: Message, router: Router? = nil) {
-        guard replyTo != 0, let r = router ?? self.router else { return }
+        guard replyTo != 0, !isDead, let r = router ?? self.router else { return }
         var m = message
         m.dstID = srcID
         m.handle = replyTo

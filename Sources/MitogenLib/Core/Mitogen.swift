@@ -8,6 +8,7 @@ public enum Mitogen {
         var contextID: UInt32 = 0
         var parentIDs: [UInt32] = []
         var contextName = "master"
+        var childHash: String?
     }
     private static let identity = Mutex(Identity())
 
@@ -27,9 +28,12 @@ public enum Mitogen {
     /// This context's name (`master` in the master).
     public static var contextName: String { identity.withLock { $0.contextName } }
 
-    static func setChildIdentity(contextID: UInt32, parentIDs: [UInt32], name: String) {
+    /// SHA-256 of this child's own executable, when the parent said it.
+    static var childHash: String? { identity.withLock { $0.childHash } }
+
+    static func setChildIdentity(contextID: UInt32, parentIDs: [UInt32], name: String, childHash: String?) {
         identity.withLock {
-            $0 = Identity(isMaster: false, contextID: contextID, parentIDs: parentIDs, contextName: name)
+            $0 = Identity(isMaster: false, contextID: contextID, parentIDs: parentIDs, contextName: name, childHash: childHash)
         }
     }
 }

@@ -52,7 +52,7 @@ public final class Router: @unchecked Sendable {
 
     private let handlers = Mutex<[UInt32: HandlerEntry]>([:])
     private let nextHandle = Atomic<UInt32>(Handle.firstDynamic)
-    private let routes = Mutex<[UInt32: Stream]>([:])
+    let routes = Mutex<[UInt32: Stream]>([:])
     private let contexts = Mutex<[UInt32: Context]>([:])
     private let ownsBroker: Bool
     private(set) var parentStream: Stream?
@@ -104,21 +104,19 @@ public final class Router: @unchecked Sendable {
         }
         _ = try? setup.get()
         if parentIDs.isEmpty { installMasterHandlers() }
+        installRouteHandlers()
     }
 
     // MARK: Master duties
 
-    private let nextContextID = Atomic<UInt32>(1)
-
-    /// A new context id: from the master's counter (in children this will ask
-    /// the master with ALLOCATE_ID).
-    public func allocateID() -> UInt32 {
-        nextContextID.add(1, ordering: .relaxed).oldValue
-    }
+    /// The master's next free context id.
+    let nextContextID = Atomic<UInt32>(1)
+    /// A child's block of ids from ALLOCATE_ID: next free, end (exclusive).
+    let idBlock = Mutex<(next: UInt32, end: UInt32)>((0, 0))
 
     private func installMasterHandlers() {
         _ = try? addHandler(handle: Handle.forwardLog) { [weak self] msg in
-            guard let self else { return }
+            guard let self, !msg.isDead else { return }
             let parts = msg.data.split(separator: 0, maxSplits: 2, omittingEmptySubsequences: false)
             guard parts.count == 3 else { return }
             logFromChild(
@@ -379,6 +377,8 @@ public final class Router: @unchecked Sendable {
         for id in lost { contextDisconnected(id) }
         if stream === parentStream {
             broker.shutdown()
+        } else {
+            propagateLoss(lost, except: stream)
         }
         observer.streamGone(stream)
     }

@@ -97,6 +97,17 @@ public final class ChildBinary: Sendable {
         self.hash = SHA256.hexDigest(of: raw)
     }
 
+    /// Reads the executable at `path` whose hash is already known (an
+    /// intermediary context serving its own executable: its master told it
+    /// the hash, so it does not spend ~50 ms hashing 10 MB again).
+    public init(path: String, knownHash: String, platform: Platform = .current) throws(ChildBinaryError) {
+        self.path = path
+        self.platform = platform
+        self.formCacheDirectory = ChildBinary.defaultFormCacheDirectory()
+        self.raw = try readWholeFile(path)
+        self.hash = knownHash
+    }
+
     /// `${XDG_CACHE_HOME:-$HOME/.cache}/mitogen/forms`, or nil when neither variable is set.
     public static func defaultFormCacheDirectory() -> String? {
         if let xdg = environment("XDG_CACHE_HOME"), xdg.hasPrefix("/") { return xdg + "/mitogen/forms" }

@@ -45,6 +45,15 @@ public protocol ConnectionMethod: Sendable {
     func command(stageArgv: [String], stageCommand: String) throws -> [String]
     /// Whether the upload should be compressed (slow links) or raw (pipes).
     var preferCompression: Bool { get }
+    /// The method's own target and parameters as chain-syntax text, so an
+    /// intermediary can rebuild the method for `via=`.
+    var hopTarget: String? { get }
+    var hopOptions: [HopOption] { get }
+}
+
+extension ConnectionMethod {
+    public var hopTarget: String? { nil }
+    public var hopOptions: [HopOption] { [] }
 }
 
 /// The `local` method: a child process on this machine.
@@ -77,14 +86,16 @@ extension Router {
     /// Starts a context with `method`: spawns its command, runs the upload
     /// handshake, and returns once the child answers, or throws.
     public func connect(_ method: any ConnectionMethod, _ options: ConnectionOptions) throws -> Context {
-        if options.via != nil {
-            throw StreamError("via= is not supported yet: contexts can only be started from the master for now")
-        }
         if let remote = options.remoteName, remote.contains("/") {
             throw StreamError("remote_name= cannot contain slashes")
         }
+        if let via = options.via {
+            return try proxyConnect(
+                via: via, method: method.methodName, target: method.hopTarget, methodOptions: method.hopOptions,
+                options: options)
+        }
         let child = try ChildBinaryCache.shared()
-        let id = allocateID()
+        let id = try allocateID()
         let remoteName = (options.remoteName ?? defaultRemoteName()).replacingSlashes()
         let config = childConfig(id: id, options)
         let stageArgv = FirstStage.argv(hash: child.hash, name: remoteName, childArguments: [config.argument])
@@ -127,6 +138,7 @@ extension Router {
         config.debug = options.debug || debugEnabled
         config.profiling = options.profiling || profiler != nil
         config.unidirectional = options.unidirectional ?? unidirectional
+        config.childHash = try? ChildBinaryCache.shared().hash
         return config
     }
 
@@ -179,6 +191,7 @@ extension Router {
             $0.state = .connected
             $0.uploadedBytes = uploaded
         }
+        announceRoute(id, name: name)
         return context
     }
 
@@ -210,11 +223,21 @@ extension String {
 enum ChildBinaryCache {
     private static let cached = Mutex<ChildBinary?>(nil)
 
+    /// In a master: the `mitogen-child` found next to it (or via
+    /// MITOGEN_CHILD / PATH). In a child: its own executable, so a hop serves
+    /// the binary it runs instead of pulling it through the chain again.
     static func shared() throws -> ChildBinary {
         try cached.withLock { c in
             if let c { return c }
             do {
-                let made = try ChildBinary(path: ChildBinary.locate())
+                let made: ChildBinary
+                if !Mitogen.isMaster, let hash = Mitogen.childHash {
+                    made = try ChildBinary(path: ownExecutablePath(), knownHash: hash)
+                } else if !Mitogen.isMaster {
+                    made = try ChildBinary(path: ownExecutablePath())
+                } else {
+                    made = try ChildBinary(path: ChildBinary.locate())
+                }
                 c = made
                 return made
             } catch {
@@ -222,6 +245,14 @@ enum ChildBinaryCache {
             }
         }
     }
+}
+
+/// This process's executable, resolved through /proc/self/exe.
+func ownExecutablePath() -> String {
+    var buf = [CChar](repeating: 0, count: 4096)
+    let n = readlink("/proc/self/exe", &buf, buf.count - 1)
+    guard n > 0 else { return "/proc/self/exe" }
+    return String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
 }
 
 /// Adapts the master's upload state machine to the stream's handshake hook,

@@ -23,7 +23,7 @@ final class ForkServer: Sendable {
 
     private init() throws {
         let path: String
-        do { path = try ChildBinary.locate() } catch { throw StreamError("cannot start the fork server: \(error)", kind: .refused) }
+        do { path = Mitogen.isMaster ? try ChildBinary.locate() : ownExecutablePath() } catch { throw StreamError("cannot start the fork server: \(error)", kind: .refused) }
         let (mine, theirs) = try FileDescriptor.socketPair()
         let devnull = try FileDescriptor.open("/dev/null", flags: O_WRONLY)
         defer {
@@ -80,11 +80,11 @@ extension Router {
     }
 
     func fork(_ options: ConnectionOptions) throws -> Context {
-        if options.via != nil {
-            throw StreamError("via= is not supported yet: contexts can only be started from the master for now")
+        if let via = options.via {
+            return try proxyConnect(via: via, method: "fork", target: nil, methodOptions: [], options: options)
         }
         let server = try ForkServer.get()
-        let id = allocateID()
+        let id = try allocateID()
         let config = childConfig(id: id, options)
         let (mine, theirs) = try FileDescriptor.socketPair()
         let (errRead, errWrite) = try FileDescriptor.pipe()

@@ -1,0 +1,128 @@
+import Synchronization
+
+/// The routing half of the tree (Mitogen's `RouteMonitor` and `IdAllocator`):
+/// how ids are handed out and how every ancestor learns the way to every
+/// descendant.
+///
+/// - Ids come from the master in blocks of 1000 (ALLOCATE_ID, reply
+///   `(start, end)` with `end` exclusive); a parent starting children spends
+///   its block, then asks again.
+/// - When a context finishes starting a child it sends ADD_ROUTE
+///   `"<id>:<name>"` to its parent; each ancestor routes that id down the
+///   stream it came from and passes the message up.
+/// - When a stream dies, every id reached through it is forgotten, waiters on
+///   those contexts are woken, and DEL_ROUTE `"<id>"` goes up to the parent
+///   and down to every other child that ever sent to that id.
+extension Router {
+    static let idBlockSize: UInt32 = 1000
+
+    func installRouteHandlers() {
+        // Dead messages (the broker exiting) carry no route: handlers skip them.
+        _ = try? addHandler(handle: Handle.addRoute, policy: isImmediateChild) { [weak self] msg in
+            if !msg.isDead { self?.onAddRoute(msg) }
+        }
+        _ = try? addHandler(handle: Handle.delRoute) { [weak self] msg in
+            if !msg.isDead { self?.onDelRoute(msg) }
+        }
+        if isMaster {
+            _ = try? addHandler(handle: Handle.allocateID) { [weak self] msg in
+                guard let self, !msg.isDead else { return }
+                let start = nextContextID.add(Self.idBlockSize, ordering: .relaxed).oldValue
+                msg.reply(.tuple([.int(Int(start)), .int(Int(start + Self.idBlockSize))]), router: self)
+            }
+        }
+    }
+
+    /// A new context id: from the master's counter, or in a child from its
+    /// block (asking the master for a new block when it runs out).
+    /// - Throws: `ChannelError`/`TimeoutError` if a child cannot reach the master.
+    public func allocateID() throws -> UInt32 {
+        if isMaster { return nextContextID.add(1, ordering: .relaxed).oldValue }
+        if let id = idBlock.withLock({ block -> UInt32? in
+            guard block.next < block.end else { return nil }
+            defer { block.next += 1 }
+            return block.next
+        }) {
+            return id
+        }
+        let reply = try context(byID: 0).sendAwait(Message(handle: Handle.allocateID), deadline: 30)
+        guard case .tuple(let pair) = reply, pair.count == 2, let start = pair[0].intValue, let end = pair[1].intValue,
+            start < end
+        else {
+            throw StreamError("ALLOCATE_ID: unexpected reply \(reply.displayText)")
+        }
+        return idBlock.withLock { block in
+            block = (UInt32(start) + 1, UInt32(end))
+            return UInt32(start)
+        }
+    }
+
+    /// Every id this context can route to, with the name of the stream that
+    /// leads there (the parent fallback is not listed).
+    public func routeTable() -> [UInt32: String] {
+        routes.withLock { $0.mapValues(\.name) }
+    }
+
+    /// Tells the parent (and through it every ancestor) how to reach `id`.
+    func announceRoute(_ id: UInt32, name: String) {
+        guard !isMaster, let parent = parentIDs.first else { return }
+        route(Message(dstID: parent, handle: Handle.addRoute, data: Array("\(id):\(name)".utf8)).from(contextID))
+    }
+
+    private func parseRoute(_ msg: Message) -> (id: UInt32, name: String?)? {
+        let text = String(decoding: msg.data, as: UTF8.self)
+        let parts = text.split(separator: ":", maxSplits: 1)
+        guard let first = parts.first, let id = UInt32(first) else { return nil }
+        return (id, parts.count > 1 ? String(parts[1]) : nil)
+    }
+
+    private func onAddRoute(_ msg: Message) {
+        guard let (id, name) = parseRoute(msg), let via = routes.withLock({ $0[msg.srcID] }) else {
+            logError("bad ADD_ROUTE from \(msg.srcID): \(String(decoding: msg.data, as: UTF8.self))")
+            return
+        }
+        let existing = routes.withLock { $0[id] }
+        if let existing, existing !== via {
+            logError("ADD_ROUTE for \(id) from \(msg.srcID) conflicts with the route via \(existing.name)")
+            return
+        }
+        routes.withLock { $0[id] = via }
+        let ctx = context(byID: id, name: name)
+        if ctx.name == nil, let name { ctx.setName(name) }
+        announceRoute(id, name: name ?? String(id))
+    }
+
+    private func onDelRoute(_ msg: Message) {
+        guard let (id, _) = parseRoute(msg) else { return }
+        let fromParent = parentStream != nil && routes.withLock({ $0[msg.srcID] }) == nil
+        if fromParent {
+            // A parent tells us a context we may have talked to is gone.
+            contextDisconnected(id)
+            return
+        }
+        guard let route = routes.withLock({ $0[id] }) else { return }
+        guard route === routes.withLock({ $0[msg.srcID] }) else {
+            logError("DEL_ROUTE for \(id) from \(msg.srcID), which is not the route to it")
+            return
+        }
+        routes.withLock { _ = $0.removeValue(forKey: id) }
+        contextDisconnected(id)
+        propagateLoss([id], except: route)
+    }
+
+    /// Sends DEL_ROUTE for `ids` up to the parent and down to every child
+    /// stream (other than `except`) that has sent messages to them.
+    func propagateLoss(_ ids: [UInt32], except: Stream?) {
+        guard !ids.isEmpty else { return }
+        let children = routesSnapshot().map(\.1).filter { $0 !== except }
+        for id in ids {
+            let data = Array(String(id).utf8)
+            if let parent = parentIDs.first {
+                route(Message(dstID: parent, handle: Handle.delRoute, data: data).from(contextID))
+            }
+            for stream in children where stream.egressIDs.contains(id) {
+                _ = try? stream.send(Message(dstID: stream.remoteID, handle: Handle.delRoute, data: data).from(contextID))
+            }
+        }
+    }
+}

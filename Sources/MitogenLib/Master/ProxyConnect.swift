@@ -1,0 +1,83 @@
+import Synchronization
+
+/// Starting a context *through* another one (`via=`): the intermediary runs
+/// `mitogen.parent._proxy_connect`, which starts the new child with its own
+/// copy of the connection code and its own executable (so the binary comes
+/// from the nearest hop), announces the route upward with ADD_ROUTE, and
+/// answers Mitogen's `{'id': n, 'name': name, 'msg': None}` (or `msg` with the
+/// error). The master names the result `<via name>.<name>`.
+extension Router {
+    func proxyConnect(via: Context, method: String, target: String?, methodOptions: [HopOption], options: ConnectionOptions) throws -> Context {
+        var opts = PyDict()
+        if let target { opts["target"] = .str(target) }
+        for o in methodOptions { opts[o.key] = .str(o.value) }
+        if let v = options.remoteName { opts["remote_name"] = .str(v) }
+        if let v = options.connectTimeout { opts["connect_timeout"] = .str(String(v)) }
+        if options.debug || debugEnabled { opts["debug"] = "true" }
+        if options.profiling || profiler != nil { opts["profiling"] = "true" }
+        if let v = options.unidirectional ?? (unidirectional ? true : nil) { opts["unidirectional"] = .str(String(v)) }
+        var kwargs = PyDict()
+        kwargs["name"] = options.name.map(Value.str) ?? .none
+        kwargs["method_name"] = .str(method)
+        kwargs["kwargs"] = .kwargs(opts)
+        let timeout = (options.connectTimeout ?? 30) + 5
+        let reply = try via.callValue("mitogen.parent._proxy_connect", kwargs: kwargs, timeout: timeout)
+        guard let d = reply.dictValue else {
+            throw StreamError("via \(via): unexpected _proxy_connect reply \(reply.displayText)")
+        }
+        if let msg = d["msg"]?.stringValue { throw StreamError(msg) }
+        guard let id = d["id"]?.intValue.map(UInt32.init), let childName = d["name"]?.stringValue else {
+            throw StreamError("via \(via): _proxy_connect reply without id/name: \(reply.displayText)")
+        }
+        if routes.withLock({ $0[id] }) == nil {
+            try addRoute(targetID: id, viaID: via.contextID)
+        }
+        let name = options.name ?? "\(via.name ?? String(via.contextID)).\(childName)"
+        let context = context(byID: id)
+        context.setName(name)
+        observer.contextAdded(
+            ContextInfo(
+                id: id, name: name, method: method, parentID: via.contextID, pid: d["pid"]?.intValue.map(Int32.init),
+                state: .connected, since: monotonicNow(), uploadedBytes: d["uploaded"]?.intValue ?? 0))
+        return context
+    }
+}
+
+/// The intermediary's side of `via=` (registered in every child).
+enum ProxyConnectFunction {
+    static func register() {
+        Functions.register(
+            "mitogen.parent._proxy_connect",
+            signature: "(name: str | None, method_name: str, kwargs: Kwargs) -> dict",
+            summary: "Start a child of this context (used by via=); answers {'id', 'name', 'msg', 'pid'}."
+        ) { _, kwargs, ctx in
+            guard let router = ctx.routerRef as? Router else { throw PyException("RuntimeError", "no router") }
+            guard let method = kwargs["method_name"]?.stringValue else {
+                throw PyException("TypeError", "_proxy_connect() missing required argument: 'method_name'")
+            }
+            var target: String?
+            var options: [HopOption] = []
+            for (k, v) in kwargs["kwargs"]?.dictValue ?? PyDict() {
+                guard let key = k.stringValue, let value = v.stringValue else { continue }
+                if key == "target" { target = value } else { options.append(HopOption(key: key, value: value)) }
+            }
+            if let name = kwargs["name"]?.stringValue { options.append(HopOption(key: "name", value: name)) }
+            do {
+                let child = try router.connect(hop: Hop(method: method, target: target, options: options), via: nil)
+                let info = router.observer.contexts.first { $0.id == child.contextID }
+                return .dict(
+                    PyDict([
+                        ("id", .int(Int(child.contextID))), ("name", .str(child.name ?? String(child.contextID))),
+                        ("msg", .none), ("pid", info?.pid.map { .int(Int($0)) } ?? .none),
+                        ("uploaded", .int(info?.uploadedBytes ?? 0)),
+                    ]))
+            } catch {
+                return .dict(
+                    PyDict([
+                        ("id", .none), ("name", .none),
+                        ("msg", .str("error occurred on host \(hostName()): \(error)")),
+                    ]))
+            }
+        }
+    }
+}
