@@ -73,9 +73,13 @@ import Testing
         #expect(!password.stderr.contains("hunter2"))
     }
 
-    @Test func chainsOfTwoLocalHopsSayWhatIsMissing() throws {
-        let r = try run(["call", "local -> local", "os.getpid()"])
-        #expect(r.status != 0)
-        #expect(r.stderr.contains("via= is not supported yet"))
+    @Test func chainsOfLocalHopsRunTheCallAtTheEnd() throws {
+        let r = try run(["call", "local -> local -> fork", "os.getppid()", "os.getpid()"])
+        #expect(r.status == 0, "stderr: \(r.stderr)")
+        let pids = r.stdout.split(separator: "\n").compactMap { Int($0) }
+        #expect(pids.count == 2 && pids[0] != pids[1] && pids[0] != Int(getpid()))
+        let unknown = try run(["call", "local -> ssh:web1", "os.getpid()"])
+        #expect(unknown.status != 0)
+        #expect(unknown.stderr.contains("the ssh method is not available yet"))
     }
 }

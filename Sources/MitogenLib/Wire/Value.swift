@@ -114,8 +114,10 @@ extension Value: Hashable {
         case .bigInt(let i): hasher.combine(2); hasher.combine(i)
         case .float(let f): hasher.combine(3); hasher.combine(f.bitPattern)
         case .str(let s):
+            // The UTF-8 bytes in one go: equal scalars mean equal bytes.
             hasher.combine(4)
-            for scalar in s.unicodeScalars { hasher.combine(scalar.value) }
+            var copy = s
+            copy.withUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
         case .bytes(let b): hasher.combine(5); hasher.combine(b)
         case .list(let items): hasher.combine(6); hasher.combine(items)
         case .tuple(let items): hasher.combine(7); hasher.combine(items)
