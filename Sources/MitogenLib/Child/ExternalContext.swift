@@ -17,6 +17,9 @@ public enum ExternalContext {
     public static func main(arguments: [String] = CommandLine.arguments) -> Never {
         if arguments.contains("--mitogen-probe") { probe(arguments) }
         if arguments.count == 2 && arguments[1] == "--mitogen-zygote" { ForkServerMain.run(control: 0) }
+        if arguments.count >= 3 && arguments[1] == "--mitogen-fakessh" {
+            FakeSSHRelay.run(socketPath: arguments[2], args: Array(arguments.dropFirst(3)))
+        }
         guard arguments.count >= 2, arguments[1].hasPrefix("mitogen:") else {
             fail("mitogen-child must be started by a Mitogen master (expected argv[1] = mitogen:<name>)")
         }
@@ -68,6 +71,7 @@ public enum ExternalContext {
         RuntimeBuiltins.register()
         FileStreaming.register()
         ProxyConnectFunction.register()
+        ProcessStream.register()
         do {
             try router.addHandler(handle: Handle.callFunction, policy: hasParentAuthority) { dispatcher.enqueue($0) }
             try router.addHandler(handle: Handle.shutdown, policy: hasParentAuthority) { _ in
