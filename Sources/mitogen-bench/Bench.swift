@@ -164,6 +164,39 @@ struct Bench: ParsableCommand {
             out["throughput_bytes"] = .number(Double(total))
             out["child_rss_after_stream_kb"] = .number(Double(rssKB(pid)))
 
+            // Via chains: build local -> local -> local plus a first call, then its round trip.
+            var builds: [Double] = []
+            var chainEnd: Context?
+            var chainHead: Context?
+            for _ in 0..<(quick ? 2 : 10) {
+                let t = monotonicNow()
+                let h1 = try router.local()
+                let h2 = try router.local(via: h1)
+                let h3 = try router.local(via: h2)
+                _ = try h3.callValue("mitogen.echo", args: [.none])
+                builds.append((monotonicNow() - t) * 1000)
+                if let old = chainHead { try old.shutdown(wait: true, timeout: 10) }
+                chainHead = h1
+                chainEnd = h3
+            }
+            out["via3_build_first_call_ms"] = .number(median(builds))
+            if let h3 = chainEnd, let h1 = chainHead {
+                var via: [Double] = []
+                for _ in 0..<(quick ? 200 : 5_000) {
+                    let t = monotonicNow()
+                    try h3.callValue("mitogen.echo", args: [.none])
+                    via.append((monotonicNow() - t) * 1e6)
+                }
+                out["via3_call_rtt_us"] = .number(median(via))
+                // A cold cache behind the first hop: the binary must not come through the master.
+                let before = router.snapshot().streams.first { $0.contextID == h1.contextID }?.counters.bytesOut ?? 0
+                let extra = try router.local(via: h1)
+                _ = try extra.callValue("mitogen.echo", args: [.none])
+                let after = router.snapshot().streams.first { $0.contextID == h1.contextID }?.counters.bytesOut ?? 0
+                out["via_start_master_bytes_out"] = .number(Double(after - before))
+                try h1.shutdown(wait: true, timeout: 10)
+            }
+
             let fan = quick ? 5 : 50
             let tf = monotonicNow()
             let many = try (0..<fan).map { _ in try router.local() }
