@@ -232,7 +232,7 @@ func rssKB(_ pid: Int32) -> Int {
     defer { fclose(f) }
     var line = [CChar](repeating: 0, count: 256)
     while fgets(&line, 256, f) != nil {
-        let s = String(cString: line)
+        let s = String(decoding: line.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         if s.hasPrefix("VmRSS:") { return Int(s.split(separator: " ").dropFirst().first ?? "0") ?? 0 }
     }
     return 0
@@ -262,7 +262,7 @@ func runCapture(_ argv: [String]) -> String? {
     guard let p = popen(command + " 2>/dev/null", "r") else { return nil }
     var text = ""
     var buf = [CChar](repeating: 0, count: 4096)
-    while fgets(&buf, 4096, p) != nil { text += String(cString: buf) }
+    while fgets(&buf, 4096, p) != nil { text += String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) }
     return pclose(p) == 0 ? text : nil
 }
 

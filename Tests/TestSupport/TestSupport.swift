@@ -19,7 +19,7 @@ public func processAlive(_ pid: Int32) -> Bool {
     defer { fclose(f) }
     var buf = [CChar](repeating: 0, count: 512)
     guard fgets(&buf, 512, f) != nil else { return false }
-    let text = String(cString: buf)
+    let text = String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     guard let close = text.lastIndex(of: ")") else { return true }
     let state = text[text.index(close, offsetBy: 2)]
     return state != "Z" && state != "X"

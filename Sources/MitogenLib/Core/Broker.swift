@@ -341,7 +341,7 @@ public final class Broker: @unchecked Sendable {
         running.store(false, ordering: .releasing)
         followerTokens.close()
         // Drop anything deferred after exit rather than leaking it silently.
-        _ = queue.withLock { q in q.removeAll() }
+        queue.withLock { q in q.removeAll() }
         close(epfd)
         close(wakeFD)
         try? exited.put(true)

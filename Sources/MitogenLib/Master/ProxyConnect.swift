@@ -17,7 +17,7 @@ extension Router {
         if options.profiling || profiler != nil { opts["profiling"] = "true" }
         if let v = options.unidirectional ?? (unidirectional ? true : nil) { opts["unidirectional"] = .str(String(v)) }
         var kwargs = PyDict()
-        kwargs["name"] = options.name.map(Value.str) ?? .none
+        kwargs["name"] = options.name.map(Value.str) ?? Value.none
         kwargs["method_name"] = .str(method)
         kwargs["kwargs"] = .kwargs(opts)
         let timeout = (options.connectTimeout ?? 30) + 5
