@@ -181,13 +181,18 @@ struct Bench: ParsableCommand {
             }
             out["via3_build_first_call_ms"] = .number(median(builds))
             if let h3 = chainEnd, let h1 = chainHead {
+                for _ in 0..<100 { try h3.callValue("mitogen.echo", args: [.none]) }
                 var via: [Double] = []
-                for _ in 0..<(quick ? 200 : 5_000) {
+                let viaReps = quick ? 200 : 20_000
+                for _ in 0..<viaReps {
                     let t = monotonicNow()
                     try h3.callValue("mitogen.echo", args: [.none])
                     via.append((monotonicNow() - t) * 1e6)
                 }
+                via.sort()
                 out["via3_call_rtt_us"] = .number(median(via))
+                out["via3_call_rtt_us_p99"] = .number(via[min(via.count - 1, via.count * 99 / 100)])
+                out["via3_call_rtt_reps"] = .number(Double(viaReps))
                 // A cold cache behind the first hop: the binary must not come through the master.
                 let before = router.snapshot().streams.first { $0.contextID == h1.contextID }?.counters.bytesOut ?? 0
                 let extra = try router.local(via: h1)

@@ -50,16 +50,7 @@ public struct LargeInt: Sendable, Hashable, CustomStringConvertible {
     private var signAndMagnitude: (negative: Bool, limbs: [UInt32]) {
         var b = bytes
         let negative = isNegative
-        if negative {
-            // Two's complement negate: invert and add one.
-            var carry: UInt16 = 1
-            for i in b.indices {
-                let s = UInt16(~b[i]) + carry
-                b[i] = UInt8(truncatingIfNeeded: s)
-                carry = s >> 8
-            }
-            if carry != 0 { b.append(UInt8(carry)) }
-        }
+        if negative { Self.negate(&b) }
         var limbs = [UInt32](repeating: 0, count: (b.count + 3) / 4)
         for (i, byte) in b.enumerated() { limbs[i / 4] |= UInt32(byte) << (8 * UInt32(i % 4)) }
         while limbs.last == 0 { limbs.removeLast() }
@@ -101,11 +92,16 @@ public struct LargeInt: Sendable, Hashable, CustomStringConvertible {
         }
         let clean = digits.filter { $0 != "_" }
         guard !clean.isEmpty, clean.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
+        self.init(digits: clean.map { $0.asciiValue! - 48 }, base: 10, negative: negative)
+    }
+
+    /// The integer with these digit values (most significant first) in `base`.
+    public init(digits: [UInt8], base: Int, negative: Bool) {
         var limbs: [UInt32] = []  // magnitude, little-endian base 2^32
-        for ch in clean {
-            var carry = UInt64(ch.asciiValue! - 48)
+        for d in digits {
+            var carry = UInt64(d)
             for i in limbs.indices {
-                let cur = UInt64(limbs[i]) * 10 + carry
+                let cur = UInt64(limbs[i]) * UInt64(base) + carry
                 limbs[i] = UInt32(truncatingIfNeeded: cur)
                 carry = cur >> 32
             }
@@ -114,14 +110,17 @@ public struct LargeInt: Sendable, Hashable, CustomStringConvertible {
         var raw: [UInt8] = []
         for limb in limbs { for s in 0..<4 { raw.append(UInt8(truncatingIfNeeded: limb >> (8 * UInt32(s)))) } }
         raw.append(0)  // room for the sign bit
-        if negative {
-            var carry: UInt16 = 1
-            for i in raw.indices {
-                let s = UInt16(~raw[i]) + carry
-                raw[i] = UInt8(truncatingIfNeeded: s)
-                carry = s >> 8
-            }
-        }
+        if negative { Self.negate(&raw) }
         self.init(twosComplementLittleEndian: raw)
+    }
+
+    /// Two's complement negation in place: invert and add one.
+    static func negate(_ bytes: inout [UInt8]) {
+        var carry: UInt16 = 1
+        for i in bytes.indices {
+            let s = UInt16(~bytes[i]) + carry
+            bytes[i] = UInt8(truncatingIfNeeded: s)
+            carry = s >> 8
+        }
     }
 }

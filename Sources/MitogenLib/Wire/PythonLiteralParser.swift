@@ -457,28 +457,7 @@ extension Reader {
 
     /// Digits (most significant first) in `base` as an `.int` or `.bigInt`.
     static func integer(digits: [UInt8], base: Int, negative: Bool) -> Value {
-        var limbs: [UInt32] = []  // magnitude, little-endian base 2^32
-        for d in digits {
-            var carry = UInt64(d)
-            for i in limbs.indices {
-                let cur = UInt64(limbs[i]) * UInt64(base) + carry
-                limbs[i] = UInt32(truncatingIfNeeded: cur)
-                carry = cur >> 32
-            }
-            if carry != 0 { limbs.append(UInt32(carry)) }
-        }
-        var raw: [UInt8] = []
-        for limb in limbs { for s in 0..<4 { raw.append(UInt8(truncatingIfNeeded: limb >> (8 * UInt32(s)))) } }
-        raw.append(0)  // sign byte
-        if negative {
-            var carry: UInt16 = 1
-            for i in raw.indices {
-                let s = UInt16(~raw[i]) + carry
-                raw[i] = UInt8(truncatingIfNeeded: s)
-                carry = s >> 8
-            }
-        }
-        return Value.integer(LargeInt(twosComplementLittleEndian: raw))
+        Value.integer(LargeInt(digits: digits, base: base, negative: negative))
     }
 }
 

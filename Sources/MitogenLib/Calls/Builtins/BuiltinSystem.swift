@@ -59,11 +59,9 @@ enum BuiltinSystem {
     /// The first `/etc/passwd` line with `uid`, as Python's struct_passwd
     /// fields; nil when there is none.
     static func passwdEntry(uid: Int, file: String = "/etc/passwd") throws(PyException) -> [Value]? {
-        let text = String(decoding: try BuiltinFiles.readWhole(file), as: UTF8.self)
-        for line in text.split(separator: "\n") {
-            let f = line.split(separator: ":", omittingEmptySubsequences: false)
-            guard f.count >= 7, let id = Int(f[2]), id == uid, let gid = Int(f[3]) else { continue }
-            return [.str(String(f[0])), .str(String(f[1])), .int(id), .int(gid), .str(String(f[4])), .str(String(f[5])), .str(String(f[6]))]
+        _ = try BuiltinFiles.readWhole(file)  // Python's errors when the file cannot be read
+        if let e = PasswdFile.entries(path: file).first(where: { Int($0.uid) == uid }) {
+            return [.str(e.name), .str(e.password), .int(Int(e.uid)), .int(Int(e.gid)), .str(e.gecos), .str(e.home), .str(e.shell)]
         }
         return nil
     }
