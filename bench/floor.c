@@ -8,7 +8,8 @@
  *   sock_MBps                the same through a socketpair
  *   spawn_ms                 fork + execve("/bin/true") + waitpid, median
  *   fan50_round_ms           one byte to each of 50 echoing children, poll() until
- *                            all 50 replies are back (the floor of a Select round)
+ *                            all 50 replies are back (the floor of a Select round);
+ *                            fan5_round_ms with --quick, like mitogen-bench
  *   chain3_rtt_us            1-byte round trip through 3 relaying processes, the
  *                            last one echoing (the floor of a 3-hop `via` call)
  *   rss_min_process_kb       VmRSS of an idle forked child of this small C program
@@ -29,7 +30,7 @@
 #include <unistd.h>
 
 #define CHUNK (128 * 1024)
-#define FAN 50
+#define MAX_FAN 50
 
 static void die(const char *what) {
     fprintf(stderr, "floor: %s failed: %s\n", what, strerror(errno));
@@ -210,10 +211,10 @@ static void spawn(int reps) {
     printf("  \"spawn_ms\": %.3f,\n  \"spawn_reps\": %d,\n", median(ms, reps), reps);
 }
 
-static void fan_round(int rounds) {
-    int fds[FAN];
-    pid_t pids[FAN];
-    for (int i = 0; i < FAN; i++) {
+static void fan_round(int fan, int rounds) {
+    int fds[MAX_FAN];
+    pid_t pids[MAX_FAN];
+    for (int i = 0; i < fan; i++) {
         int sv[2];
         if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0) die("socketpair");
         pids[i] = fork();
@@ -227,16 +228,16 @@ static void fan_round(int rounds) {
         fds[i] = sv[0];
     }
     double ms[1000];
-    struct pollfd pfds[FAN];
+    struct pollfd pfds[MAX_FAN];
     for (int r = 0; r < rounds + 3; r++) {
         double t = now();
         char c = 'x';
-        for (int i = 0; i < FAN; i++) write_full(fds[i], &c, 1, "fan write");
-        int pending = FAN;
-        for (int i = 0; i < FAN; i++) pfds[i] = (struct pollfd){.fd = fds[i], .events = POLLIN};
+        for (int i = 0; i < fan; i++) write_full(fds[i], &c, 1, "fan write");
+        int pending = fan;
+        for (int i = 0; i < fan; i++) pfds[i] = (struct pollfd){.fd = fds[i], .events = POLLIN};
         while (pending > 0) {
-            if (poll(pfds, FAN, -1) < 0) { if (errno == EINTR) continue; die("poll"); }
-            for (int i = 0; i < FAN; i++)
+            if (poll(pfds, (nfds_t)fan, -1) < 0) { if (errno == EINTR) continue; die("poll"); }
+            for (int i = 0; i < fan; i++)
                 if (pfds[i].fd >= 0 && pfds[i].revents) {
                     read_full(pfds[i].fd, &c, 1, "fan read");
                     pfds[i].fd = -1;
@@ -245,8 +246,8 @@ static void fan_round(int rounds) {
         }
         if (r >= 3) ms[r - 3] = (now() - t) * 1000;
     }
-    for (int i = 0; i < FAN; i++) { close(fds[i]); reap(pids[i]); }
-    printf("  \"fan50_round_ms\": %.3f,\n", median(ms, rounds));
+    for (int i = 0; i < fan; i++) { close(fds[i]); reap(pids[i]); }
+    printf("  \"fan%d_round_ms\": %.3f,\n", fan, median(ms, rounds));
 }
 
 /* Relay: a byte from up goes down, the answer from down goes back up; returns at EOF or error. */
@@ -309,7 +310,7 @@ int main(int argc, char **argv) {
     sock_rtt(rtt_reps, us);
     throughput(quick ? (16u << 20) : (256u << 20), quick ? 1 : 3);
     spawn(quick ? 20 : 200);
-    fan_round(quick ? 3 : 20);
+    fan_round(quick ? 5 : MAX_FAN, quick ? 3 : 20);
     chain3(rtt_reps, us);
     printf("  \"rtt_reps\": %d\n}\n", rtt_reps);
     return 0;
