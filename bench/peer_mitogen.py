@@ -1,0 +1,222 @@
+#!/usr/bin/env python3
+"""Python Mitogen's side of the comparison: the workloads of `mitogen-bench`.
+
+Runs with a venv holding mitogen==0.3.54 and prints one JSON object on stdout
+whose keys are named like mitogen-bench's (bootstrap_local_ms, call_rtt_us_median,
+throughput_MBps, ...). The sizes and repetitions are the ones mitogen-bench uses
+(see REPS below); `--quick` shrinks them the way `mitogen-bench --quick` does.
+
+Each workload runs on its own: one that fails records "<key>_error" with the
+exception text and the rest still run. Progress goes to stderr.
+
+The functions the children run live in this file above the `__main__` guard:
+Mitogen serves `__main__`'s source cut at that guard to the children.
+"""
+
+import json
+import os
+import statistics
+import sys
+import time
+import traceback
+
+CHUNK = 128 * 1024
+
+
+def echo(x):
+    """The trivial function of the call RTT figure (mitogen-bench calls mitogen.echo)."""
+    return x
+
+
+def stream_zeros(sender, total):
+    """Send `total` bytes of /dev/zero as 128 KiB Blobs through `sender`, then close it.
+
+    The counterpart of mitogen-bench's `files.get("/dev/zero", sender, total)`.
+    """
+    import mitogen.core
+    sent = 0
+    with open('/dev/zero', 'rb', buffering=0) as f:
+        while sent < total:
+            data = f.read(min(CHUNK, total - sent))
+            sender.send(mitogen.core.Blob(data))
+            sent += len(data)
+    sender.close()
+    return sent
+
+
+def rss_kb(pid):
+    """VmRSS of `pid` in KiB, read from /proc, or 0 when it cannot be read."""
+    try:
+        with open('/proc/%d/status' % pid) as f:
+            for line in f:
+                if line.startswith('VmRSS:'):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def percentile99(sorted_values):
+    """The same index mitogen-bench uses: min(n - 1, n * 99 // 100)."""
+    n = len(sorted_values)
+    return sorted_values[min(n - 1, n * 99 // 100)]
+
+
+def log(msg):
+    sys.stderr.write('peer_mitogen: %s\n' % msg)
+    sys.stderr.flush()
+
+
+class Bench(object):
+    def __init__(self, quick, via_reps):
+        self.quick = quick
+        self.out = {'quick': quick}
+        self.boot_reps = 3 if quick else 30
+        self.call_reps = 200 if quick else 20000
+        self.via_reps = via_reps if via_reps else (200 if quick else 20000)
+        self.stream_total = (16 << 20) if quick else (256 << 20)
+        self.stream_reps = 1 if quick else 3
+        self.fan = 5 if quick else 50
+        self.select_reps = 3 if quick else 20
+
+    def step(self, key, fn, *args):
+        """Run one workload; on failure record `<key>_error` and carry on."""
+        t0 = time.perf_counter()
+        try:
+            fn(*args)
+        except Exception as e:
+            self.out[key + '_error'] = '%s: %s' % (type(e).__name__, e)
+            log('%s failed: %s' % (key, traceback.format_exc()))
+        log('%s done in %.1f s' % (key, time.perf_counter() - t0))
+
+    def run(self, router):
+        import mitogen
+        self.out['mitogen_version'] = '.'.join(str(n) for n in mitogen.__version__)
+        self.out['python_version'] = sys.version.split()[0]
+        self.step('bootstrap_local', self.bootstrap_local, router)
+        self.step('bootstrap_fork', self.bootstrap_fork, router)
+        child = None
+        try:
+            child = router.local()
+        except Exception as e:
+            self.out['child_error'] = '%s: %s' % (type(e).__name__, e)
+        if child is not None:
+            self.pid = child.call(os.getpid)
+            self.out['child_rss_idle_kb'] = rss_kb(self.pid)
+            self.step('call_rtt', self.call_rtt, child)
+            self.step('throughput', self.throughput, router, child)
+            self.out['child_rss_after_stream_kb'] = rss_kb(self.pid)
+            child.shutdown(wait=True)
+        self.step('fanout', self.fanout_and_select, router)
+        self.step('via3', self.via3, router)
+        return self.out
+
+    def bootstrap_local(self, router):
+        t = time.perf_counter()
+        c = router.local()
+        self.out['bootstrap_local_cold_ms'] = (time.perf_counter() - t) * 1000
+        c.shutdown(wait=True)
+        boots = []
+        for _ in range(self.boot_reps):
+            t = time.perf_counter()
+            c = router.local()
+            boots.append((time.perf_counter() - t) * 1000)
+            c.shutdown(wait=True)
+        self.out['bootstrap_local_ms'] = statistics.median(boots)
+        self.out['bootstrap_local_reps'] = self.boot_reps
+
+    def bootstrap_fork(self, router):
+        forks = []
+        for _ in range(self.boot_reps):
+            t = time.perf_counter()
+            c = router.fork()
+            forks.append((time.perf_counter() - t) * 1000)
+            c.shutdown(wait=True)
+        self.out['bootstrap_fork_ms'] = statistics.median(forks)
+
+    def rtt(self, context, reps):
+        """Sorted round trips in microseconds of `reps` calls of echo(None), after 100 warm-up calls."""
+        for _ in range(100):
+            context.call(echo, None)
+        rtts = []
+        for _ in range(reps):
+            t = time.perf_counter()
+            context.call(echo, None)
+            rtts.append((time.perf_counter() - t) * 1e6)
+        rtts.sort()
+        return rtts
+
+    def call_rtt(self, child):
+        rtts = self.rtt(child, self.call_reps)
+        self.out['call_rtt_us_median'] = statistics.median(rtts)
+        self.out['call_rtt_us_p99'] = percentile99(rtts)
+        self.out['call_rtt_reps'] = self.call_reps
+
+    def throughput(self, router, child):
+        import mitogen.core
+        rates = []
+        for _ in range(self.stream_reps):
+            recv = mitogen.core.Receiver(router)
+            t = time.perf_counter()
+            call = child.call_async(stream_zeros, recv.to_sender(), self.stream_total)
+            got = 0
+            while True:
+                try:
+                    msg = recv.get(timeout=120)
+                except mitogen.core.ChannelError:
+                    break
+                got += len(msg.unpickle())
+            call.get(timeout=120).unpickle()
+            rates.append(got / (time.perf_counter() - t) / 1e6)
+            recv.close()
+            if got != self.stream_total:
+                raise RuntimeError('streamed %d bytes, expected %d' % (got, self.stream_total))
+        self.out['throughput_MBps'] = statistics.median(rates)
+        self.out['throughput_bytes'] = self.stream_total
+
+    def fanout_and_select(self, router):
+        import mitogen.select
+        t = time.perf_counter()
+        many = [router.local() for _ in range(self.fan)]
+        for c in many:
+            c.call(os.getpid)
+        self.out['fanout%d_s' % self.fan] = time.perf_counter() - t
+        selects = []
+        try:
+            for _ in range(self.select_reps):
+                t = time.perf_counter()
+                mitogen.select.Select.all([c.call_async(os.getpid) for c in many])
+                selects.append((time.perf_counter() - t) * 1000)
+            self.out['select%d_ms' % self.fan] = statistics.median(selects)
+            self.out['select_reps'] = self.select_reps
+        finally:
+            for c in many:
+                c.shutdown()
+
+    def via3(self, router):
+        a = router.local()
+        b = router.local(via=a)
+        c = router.local(via=b)
+        rtts = self.rtt(c, self.via_reps)
+        self.out['via3_call_rtt_us'] = statistics.median(rtts)
+        self.out['via3_call_rtt_us_p99'] = percentile99(rtts)
+        self.out['via3_call_rtt_reps'] = self.via_reps
+        c.shutdown(wait=True)
+        b.shutdown(wait=True)
+        a.shutdown(wait=True)
+
+
+def main(argv):
+    quick = '--quick' in argv
+    via_reps = 0
+    for arg in argv:
+        if arg.startswith('--via-reps='):
+            via_reps = int(arg.split('=', 1)[1])
+    import mitogen.utils
+    bench = Bench(quick, via_reps)
+    out = mitogen.utils.run_with_router(bench.run)
+    print(json.dumps(out, indent=2))
+
+
+if __name__ == '__main__':
+    main(sys.argv[1:])
