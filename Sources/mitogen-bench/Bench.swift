@@ -139,6 +139,17 @@ struct Bench: ParsableCommand {
                 rtts.append((monotonicNow() - t) * 1e6)
             }
             rtts.sort()
+            // The same calls without the reply spin (the waiting thread sleeps at
+            // once): the cost of one futex wake-up on the call path, same run.
+            var sleepy: [Double] = []
+            for _ in 0..<callReps {
+                let t = monotonicNow()
+                let r = try child.callAsyncValue("mitogen.echo", args: [.none])
+                _ = try r.get().unpickle()
+                r.close()
+                sleepy.append((monotonicNow() - t) * 1e6)
+            }
+            out["call_rtt_nospin_us_median"] = .number(median(sleepy))
             out["call_rtt_us_median"] = .number(median(rtts))
             out["call_rtt_us_p99"] = .number(rtts[min(rtts.count - 1, rtts.count * 99 / 100)])
             out["call_rtt_reps"] = .number(Double(callReps))

@@ -28,6 +28,10 @@ public final class CallChain: Sendable {
         self.chainID = Mutex(pipelined ? Self.makeChainID() : nil)
     }
 
+    /// How long a blocking call busy-waits for its reply before sleeping:
+    /// about one local round trip (see `Latch.get(spin:)`).
+    static let replySpin = 100e-6
+
     /// `<hostname>-<pid>-<thread id hex>-<monotonic µs hex>`, as Mitogen makes them.
     static func makeChainID() -> String {
         let host = hostName()
@@ -87,7 +91,7 @@ public final class CallChain: Sendable {
             context.router.observer.callFinished(handle: receiver.handle)
             context.router.profiler?.record(function, seconds: monotonicNow() - started)
         }
-        return try receiver.get(timeout: timeout).unpickle()
+        return try receiver.get(timeout: timeout, spin: Self.replySpin).unpickle()
     }
 
     public func callAsync<each A: Encodable>(_ function: String, _ args: repeat each A) throws -> Receiver {

@@ -78,9 +78,14 @@ public final class Receiver: Sendable {
     /// - Throws: `ChannelError` if the channel is dead or the receiver closed,
     ///   `TimeoutError` if nothing came in time.
     public func get(timeout: Double? = nil) throws -> Message {
+        try get(timeout: timeout, spin: 0)
+    }
+
+    /// `get` that busy-waits up to `spin` seconds before sleeping (see `Latch.get`).
+    func get(timeout: Double?, spin: Double) throws -> Message {
         let msg: Message
         do {
-            msg = try latch.get(timeout: timeout)
+            msg = try latch.get(timeout: timeout, spin: spin)
         } catch is LatchError {
             throw ChannelError(ChannelError.receiverClosed)
         }
