@@ -16,11 +16,14 @@ struct Bench: ParsableCommand {
     @Option(help: "Python interpreter for the CPython codec comparison.")
     var python = "python3"
 
+    @Flag(help: "Measure only the codec figures (for profiling).")
+    var codecOnly = false
+
     func run() throws {
         var out = JSONObject()
         out["quick"] = .bool(quick)
         codec(&out)
-        try runtime(&out)
+        if !codecOnly { try runtime(&out) }
         print(out.text)
     }
 

@@ -83,9 +83,13 @@ import TestSupport
         r2.toSender().close()
         let e = #expect(throws: ChannelError.self) { try r2.get(timeout: 2) }
         #expect(e?.reason == "Sender was explicitly closed")
-        // The async twin of call.
+        // The async twins of call, sendAwait and shutdown.
         let pid: Int = try await child.call("os.getpid")
         #expect(pid > 0)
+        let body = Value.tuple([.none, "mitogen", .none, "echo", .tuple(["async"]), .kwargs(PyDict())])
+        #expect(try await child.sendAwait(Message.pickled(body, handle: Handle.callFunction)) == "async")
+        try await child.shutdown()
+        #expect(child.isDisconnected)
     }
 
     @Test func tooLargeMessagesGetADeadReplyNotSilence() throws {

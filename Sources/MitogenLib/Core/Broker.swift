@@ -87,7 +87,11 @@ public final class Broker: @unchecked Sendable {
     private var exitHandlers: [() -> Void] = []
 
     /// Starts the broker thread.
-    public init(shutdownTimeout: Double = 5.0, name: String = "mitogen.broker") {
+    /// - Parameter installWatcher: shut this broker down gracefully when the
+    ///   process exits (the seed's fail-safe for programs that forget to: in
+    ///   Swift, returning from `main` runs `exit`, so an `atexit` hook plays
+    ///   the role of Mitogen's main-thread watcher).
+    public init(shutdownTimeout: Double = 5.0, name: String = "mitogen.broker", installWatcher: Bool = true) {
         self.shutdownTimeout = shutdownTimeout
         // A write to a closed pipe must be an EPIPE result, never a fatal signal.
         signal(SIGPIPE, SIG_IGN)
@@ -98,6 +102,7 @@ public final class Broker: @unchecked Sendable {
         var ev = epoll_event(events: EPOLLIN.rawValue, data: epoll_data_t(u64: 0))
         epoll_ctl(epfd, EPOLL_CTL_ADD, wakeFD, &ev)
         self.name = name
+        if installWatcher { BrokerWatcher.watch(self) }
         thread = startThread(name: name) { [self] in
             threadID.store(UInt(pthread_self()), ordering: .releasing)
             blockAsyncSignalsOnThisThread()
@@ -392,4 +397,31 @@ func blockAsyncSignalsOnThisThread() {
     sigemptyset(&set)
     for s in [SIGWINCH, SIGCHLD, SIGINT, SIGTERM, SIGHUP] { sigaddset(&set, s) }
     pthread_sigmask(SIG_BLOCK, &set, nil)
+}
+
+/// Shuts down, at process exit, every broker still running that asked for it.
+enum BrokerWatcher {
+    private final class Weak: @unchecked Sendable {
+        // @unchecked: `broker` is only read after the process began to exit.
+        weak var broker: Broker?
+        init(_ b: Broker) { broker = b }
+    }
+    private static let watched = Mutex<[Weak]>([])
+    private static let installed = Atomic<Bool>(false)
+
+    static func watch(_ broker: Broker) {
+        watched.withLock { list in
+            list.removeAll { $0.broker == nil }
+            list.append(Weak(broker))
+        }
+        if !installed.exchange(true, ordering: .acquiringAndReleasing) {
+            atexit {
+                for entry in BrokerWatcher.watched.withLock({ $0 }) {
+                    guard let b = entry.broker, b.isRunning, !b.isOnBrokerThread else { continue }
+                    b.shutdown()
+                    try? b.join(timeout: b.shutdownTimeout + 1)
+                }
+            }
+        }
+    }
 }

@@ -77,6 +77,13 @@ public final class Context: Sendable {
         return try receiver.get(timeout: deadline).unpickle()
     }
 
+    /// The async twin of `sendAwait`.
+    public func sendAwait(_ message: Message) async throws -> Value {
+        let receiver = try sendAsync(message)
+        defer { receiver.close() }
+        return try await receiver.get().unpickle()
+    }
+
     // MARK: Calls
 
     /// The chain `call`, `callAsync` and `callNoReply` use: not pipelined.
@@ -124,6 +131,12 @@ public final class Context: Sendable {
     }
 
     // MARK: Shutdown
+
+    /// The async twin of `shutdown(wait: true)`: returns once the context is gone.
+    public func shutdown() async throws {
+        let latch = try shutdown(wait: false)
+        _ = try await latch.value()
+    }
 
     /// Asks the context to shut down gracefully (a SHUTDOWN message).
     /// - Parameters:

@@ -75,3 +75,12 @@ private func routerInfo(_ decoder: any Decoder) -> [CodingUserInfoKey: any Senda
     guard let router = decoder.userInfo[.mitogenRouter] as? Router else { return [:] }
     return [.mitogenRouter: router]
 }
+
+extension CallContext {
+    /// The router of the context running the function (the seed's `takes_router`).
+    public var router: Router? { routerRef as? Router }
+
+    /// The context that made the call (the seed's `takes_econtext` gives the
+    /// running context; in Swift a function reaches it through `router`).
+    public var caller: Context? { router?.context(byID: callerID) }
+}
