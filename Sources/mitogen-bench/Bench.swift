@@ -23,6 +23,7 @@ struct Bench: ParsableCommand {
         var out = JSONObject()
         out["quick"] = .bool(quick)
         codec(&out)
+        snapshotCost(&out)
         if !codecOnly { try runtime(&out) }
         print(out.text)
     }
@@ -95,6 +96,31 @@ struct Bench: ParsableCommand {
         guard let text = runCapture([python, "-c", script]) else { return nil }
         let numbers = text.split(separator: " ").compactMap { Double($0.trimmingCharacters(in: " \n")) }
         return numbers.count == 4 ? numbers : nil
+    }
+
+    /// What the console pays per refresh: a snapshot of a router that knows
+    /// 5000 contexts and holds a full log buffer.
+    func snapshotCost(_ out: inout JSONObject) {
+        let router = Router()
+        defer { router.shutdown(); try? router.join(timeout: 10) }
+        for i in 1...5000 {
+            router.observer.contextAdded(
+                ContextInfo(id: UInt32(i), name: "ctx\(i)", method: "local", parentID: UInt32(i / 10), pid: nil,
+                    state: .connected, since: monotonicNow()))
+        }
+        for i in 0..<6000 {
+            router.observer.appendLog(
+                LogRecord(contextID: 1, contextName: "ctx1", logger: "x", level: 20, message: "line \(i)", time: 0))
+        }
+        var costs: [Double] = []
+        for _ in 0..<(quick ? 10 : 100) {
+            let t = monotonicNow()
+            let snap = router.snapshot()
+            let logs = router.logs(limit: 1000)
+            precondition(snap.contexts.count == 5000 && logs.records.count == 1000)
+            costs.append((monotonicNow() - t) * 1e6)
+        }
+        out["snapshot_5000_contexts_us"] = .number(median(costs))
     }
 
     // MARK: Runtime

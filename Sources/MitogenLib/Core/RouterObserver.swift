@@ -21,6 +21,15 @@ public struct LogRecord: Sendable, Equatable {
     public var level: Int
     public var message: String
     public var time: Double
+
+    public init(contextID: UInt32, contextName: String, logger: String, level: Int, message: String, time: Double) {
+        self.contextID = contextID
+        self.contextName = contextName
+        self.logger = logger
+        self.level = level
+        self.message = message
+        self.time = time
+    }
 }
 
 /// The router's view for observers (the console, tests): pending calls,
@@ -83,7 +92,7 @@ public final class RouterObserver: Sendable {
         changed { $0.pending[handle] = nil }
     }
 
-    func appendLog(_ record: LogRecord) {
+    package func appendLog(_ record: LogRecord) {
         changed { s in
             s.logs.append(record)
             if s.logs.count - s.logStart > logCapacity {
@@ -176,6 +185,20 @@ public struct ContextInfo: Sendable, Equatable {
     public var since: Double
     /// Bytes of the child binary uploaded to start it (0 on a cache hit).
     public var uploadedBytes = 0
+
+    public init(
+        id: UInt32, name: String, method: String, parentID: UInt32, pid: Int32?, state: ContextState, since: Double,
+        uploadedBytes: Int = 0
+    ) {
+        self.id = id
+        self.name = name
+        self.method = method
+        self.parentID = parentID
+        self.pid = pid
+        self.state = state
+        self.since = since
+        self.uploadedBytes = uploadedBytes
+    }
 }
 
 extension RouterObserver {
@@ -192,7 +215,7 @@ extension RouterObserver {
         notifyChanged()
     }
 
-    func contextAdded(_ info: ContextInfo) {
+    package func contextAdded(_ info: ContextInfo) {
         contextTable.withLock { $0[info.id] = info }
         notifyChanged()
     }
