@@ -128,7 +128,7 @@ struct Bench: ParsableCommand {
     func runtime(_ out: inout JSONObject) throws {
         try runWithRouter { router in
             // Cold start: an empty cache directory forces the upload path.
-            let cold = makeTempDir()
+            let cold = makeTemporaryDirectory(prefix: "mitogen-bench")
             setenv("XDG_CACHE_HOME", cold, 1)
             let t0 = monotonicNow()
             let first = try router.local()
@@ -293,11 +293,6 @@ func childPath() throws -> String {
     let n = readlink("/proc/self/exe", &buf, 4095)
     let me = String(decoding: buf[0..<max(0, n)].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     return String(me[..<(me.lastIndex(of: "/") ?? me.endIndex)]) + "/mitogen-child"
-}
-
-func makeTempDir() -> String {
-    var template = Array("/tmp/mitogen-bench.XXXXXX".utf8CString)
-    return template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)) }
 }
 
 /// Runs argv and returns its stdout, or nil if it failed.

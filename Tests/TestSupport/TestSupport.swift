@@ -37,6 +37,5 @@ public func waitUntil(timeout: Double = 5, _ condition: () -> Bool) -> Bool {
 
 /// A fresh temporary directory.
 public func makeTempDirectory(_ prefix: String = "mitogen-test") -> String {
-    var template = Array("/tmp/\(prefix).XXXXXX".utf8CString)
-    return template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)) }
+    makeTemporaryDirectory(prefix: prefix)
 }

@@ -312,10 +312,9 @@ public final class Stream: @unchecked Sendable {
         drained.close()
         rx.close()
         if tx != rx { tx.close() }
-        if let handshake {
-            self.handshake = nil
+        if handshake != nil {
+            handshake = nil
             failHandshake(StreamError("\(name): disconnected during bootstrap: \(reason)", kind: .eof))
-            _ = handshake
         }
         let hooks = disconnectHooks
         disconnectHooks.removeAll()

@@ -15,7 +15,7 @@ public struct ConnectionOptions: Sendable {
     public var profiling = false
     /// Defaults to the router's `unidirectional`.
     public var unidirectional: Bool?
-    /// Start the new context through this one (routing issue: not yet supported).
+    /// Start the new context through this one: it becomes the new context's parent.
     public var via: Context?
 
     public init(

@@ -23,7 +23,7 @@ public enum FakeSSH {
     /// - Throws: `StreamError` if the program cannot start.
     public static func run(dest: Context, router: Router, args: [String], deadline: Double? = nil) throws -> Int32 {
         guard !args.isEmpty else { throw StreamError("fakessh.run: no program given") }
-        let dir = makePrivateDirectory()
+        let dir = makeTemporaryDirectory(prefix: "mitogen-fakessh")
         defer { _ = removeTree(dir) }
         let socketPath = dir + "/sock"
         let listener = try UnixListener(path: socketPath)
@@ -175,11 +175,6 @@ public enum FakeSSH {
         let len = UInt32(bytes.count)
         frame += [UInt8(len & 0xff), UInt8(len >> 8 & 0xff), UInt8(len >> 16 & 0xff), UInt8(len >> 24)]
         writeAll(fd, frame + bytes)
-    }
-
-    private static func makePrivateDirectory() -> String {
-        var template = Array("/tmp/mitogen-fakessh.XXXXXX".utf8CString)
-        return template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)) }
     }
 
     private static func writeExecutable(_ path: String, _ text: String) throws {
