@@ -251,6 +251,16 @@ struct Unpickler {
 
     /// The value of a stack item; freezes a builder, since its contents are now copied.
     private func settle(_ item: StackItem) throws(PickleError) -> (Value, Shape) {
+        guard let settled = Self.settled(item) else {
+            guard case .callable(let callable) = item else { preconditionFailure("settled() refused a non-callable") }
+            throw failure(.malformed, "\(callable.qualifiedName) can only be called by REDUCE, not used as a value")
+        }
+        return settled
+    }
+
+    /// The value an item stands for, freezing builders; nil for a callable.
+    /// Static, so the hot loops that settle many items do not pass `self` around.
+    private static func settled(_ item: StackItem) -> (Value, Shape)? {
         switch item {
         case .value(let value, let shape):
             return (value, shape)
@@ -260,8 +270,8 @@ struct Unpickler {
         case .dict(let builder):
             builder.frozen = true
             return (.dict(builder.dict), builder.shape)
-        case .callable(let callable):
-            throw failure(.malformed, "\(callable.qualifiedName) can only be called by REDUCE, not used as a value")
+        case .callable:
+            return nil
         }
     }
 
@@ -381,7 +391,7 @@ struct Unpickler {
                 let mark = try popMark()
                 let builder = try openList(at: mark - 1)
                 for i in mark..<stack.count {
-                    let (value, shape) = try settle(stack[i])
+                    guard let (value, shape) = Self.settled(stack[i]) else { _ = try settle(stack[i]); break }
                     try append(value, shape, to: builder)
                 }
                 dropStack(to: mark)
@@ -437,7 +447,7 @@ struct Unpickler {
         var depth = 0
         var nodes = 1
         for i in start..<stack.count {
-            let (value, member) = try settle(stack[i])
+            guard let (value, member) = Self.settled(stack[i]) else { _ = try settle(stack[i]); return }
             items.append(value)
             depth = max(depth, member.depth)
             let (sum, overflow) = nodes.addingReportingOverflow(member.nodes)
