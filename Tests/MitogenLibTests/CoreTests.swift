@@ -151,3 +151,42 @@ import TestSupport
         }
     }
 }
+
+/// A peer that sends garbage or an oversized frame is cut off, loudly, and
+/// whoever waited on it is told.
+@Suite struct BadPeerTests {
+    func withFakePeer(_ body: (Router, Context, FileDescriptor) throws -> Void) throws {
+        try withTestRouter { router in
+            let (mine, theirs) = try FileDescriptor.socketPair()
+            defer { theirs.close() }
+            try mine.setNonBlocking(true)
+            let ctx = router.context(byID: 77, name: "fake")
+            let stream = Stream(name: "fake", remoteID: 77, broker: router.broker, rx: mine, tx: mine, privileged: false,
+                                maxMessageSize: 1 << 20)
+            router.register(ctx, stream: stream)
+            try body(router, ctx, theirs)
+        }
+    }
+
+    @Test func garbledFrameDisconnectsAndWakesWaiters() throws {
+        try withFakePeer { router, ctx, peer in
+            let pending = try ctx.callAsync("os.getpid")
+            try peer.writeAll(Array("this is not a mitogen frame, not at all".utf8))
+            let e = #expect(throws: ChannelError.self) { try pending.get(timeout: 5) }
+            #expect(e?.reason == "the respondent Context has disconnected")
+            #expect(waitUntil { ctx.isDisconnected })
+        }
+    }
+
+    @Test func oversizedFrameDisconnects() throws {
+        try withFakePeer { router, ctx, peer in
+            let pending = try ctx.callAsync("os.getpid")
+            var header: [UInt8] = []
+            MessageHeader(encoding: .pickled, dstID: 0, srcID: 77, authID: 77, handle: 1000, replyTo: 0, length: 2 << 20)
+                .write(to: &header)
+            try peer.writeAll(header)
+            #expect(throws: ChannelError.self) { try pending.get(timeout: 5) }
+            #expect(waitUntil { ctx.isDisconnected })
+        }
+    }
+}
