@@ -158,6 +158,7 @@ struct Bench: ParsableCommand {
             let child = try router.local()
             let pid = Int32(try child.callValue("os.getpid").intValue ?? 0)
             out["child_rss_idle_kb"] = .number(Double(rssKB(pid)))
+            out["child_rss_anon_idle_kb"] = .number(Double(rssAnonKB(pid)))
             let callReps = quick ? 200 : 20_000
             for _ in 0..<100 { try child.callValue("mitogen.echo", args: [.none]) }
             var rtts: [Double] = []
@@ -203,6 +204,7 @@ struct Bench: ParsableCommand {
             out["throughput_MBps"] = .number(median(rates))
             out["throughput_bytes"] = .number(Double(total))
             out["child_rss_after_stream_kb"] = .number(Double(rssKB(pid)))
+            out["child_rss_anon_after_stream_kb"] = .number(Double(rssAnonKB(pid)))
 
             // Via chains: build local -> local -> local plus a first call, then its round trip.
             var builds: [Double] = []
@@ -272,13 +274,19 @@ func median(_ xs: [Double]) -> Double {
     return s.isEmpty ? 0 : s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
 }
 
-func rssKB(_ pid: Int32) -> Int {
+/// The child's private memory (RssAnon): RSS minus the executable's pages,
+/// which live in the page cache and are shared by every child of one hash.
+func rssAnonKB(_ pid: Int32) -> Int { statusField(pid, "RssAnon:") }
+
+func rssKB(_ pid: Int32) -> Int { statusField(pid, "VmRSS:") }
+
+func statusField(_ pid: Int32, _ field: String) -> Int {
     guard let f = fopen("/proc/\(pid)/status", "r") else { return 0 }
     defer { fclose(f) }
     var line = [CChar](repeating: 0, count: 256)
     while fgets(&line, 256, f) != nil {
         let s = String(decoding: line.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        if s.hasPrefix("VmRSS:") { return Int(s.split(separator: " ").dropFirst().first ?? "0") ?? 0 }
+        if s.hasPrefix(field) { return Int(s.split(separator: " ").dropFirst().first ?? "0") ?? 0 }
     }
     return 0
 }
