@@ -11,8 +11,11 @@ import TestSupport
     func withFreshCache<T>(_ body: (String, Router) throws -> T) throws -> T {
         let dir = makeTempDirectory("mitogen-cache")
         defer { _ = system("rm -rf '\(dir)'") }
+        let fallback = makeTempDirectory("mitogen-fallback")
+        defer { _ = system("rm -rf '\(fallback)'") }
         return try withTestRouter { router in
             router.setChildEnvironment("XDG_CACHE_HOME", dir)
+            router.setCacheFallbackRoots([fallback])
             return try body(dir, router)
         }
     }
@@ -44,9 +47,9 @@ import TestSupport
             do {
                 let child = try router.local()
                 let exe: String = try child.call("os.readlink", "/proc/self/exe")
-                // It fell back to /tmp/mitogen-<uid> rather than the world-writable directory.
+                // It fell back to <fallback root>/mitogen-<uid> rather than the world-writable directory.
                 #expect(!exe.hasPrefix(dir))
-                #expect(exe.hasPrefix("/tmp/mitogen-\(getuid())/"))
+                #expect(exe.hasPrefix("/tmp/mitogen-fallback.") && exe.contains("/mitogen-\(getuid())/mitogen-child-"))
             }
             let entries = try? listDirectory(dir + "/mitogen")
             #expect(entries?.isEmpty == true)

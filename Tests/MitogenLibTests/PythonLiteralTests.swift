@@ -86,10 +86,17 @@ private let pythonSame = """
 
     @Test(.enabled(if: pythonAvailable, "needs python3 as the oracle")) func floatReprMatchesCPythonForManyDoubles() throws {
         var rng = SystemRandomNumberGenerator()
-        var doubles: [Double] = [1e22, 1e23, 9007199254740992, 0.3, 2.0 / 3.0, 1e-7, 12345678901234567890.0]
-        for _ in 0..<2000 {
+        // Includes the range 2^53 <= |d| < 1e16, where Swift's own layout differs.
+        var doubles: [Double] = [1e22, 1e23, 9007199254740992, 0.3, 2.0 / 3.0, 1e-7, 12345678901234567890.0,
+                                 -9277072964943760.0, 9956112780446054.0, 9.999999999999998e15, 0.0001, 0.00012345]
+        for _ in 0..<5000 {
             let d = Double(bitPattern: rng.next())
             if d.isFinite { doubles.append(d) }
+        }
+        for _ in 0..<500 {
+            // Random doubles in [2^53, 1e16), both signs.
+            let d = Double.random(in: 9007199254740992..<1e16, using: &rng)
+            doubles.append(Bool.random(using: &rng) ? d : -d)
         }
         for e in -30...30 { doubles.append(1.5 * pow(10.0, Double(e))) }
         let script = """

@@ -63,6 +63,15 @@ public final class Router: @unchecked Sendable {
     /// Processes this router spawned and has not reaped yet.
     let childProcesses = Mutex<Set<Int32>>([])
 
+    /// Fallback cache roots for the first stage (nil: FirstStage's defaults).
+    let cacheFallbackRoots = Mutex<[String]?>(nil)
+
+    /// Points the first stage's fallback cache directories (after the user's
+    /// own cache) at `roots`: tests use it to start from a really empty cache.
+    package func setCacheFallbackRoots(_ roots: [String]) {
+        cacheFallbackRoots.withLock { $0 = roots }
+    }
+
     /// Sets `key=value` in the environment of processes this router spawns.
     package func setChildEnvironment(_ key: String, _ value: String) {
         childEnvironment.withLock { $0[key] = value }

@@ -98,8 +98,11 @@ extension Router {
         let id = try allocateID()
         let remoteName = (options.remoteName ?? defaultRemoteName()).replacingSlashes()
         let config = childConfig(id: id, options)
-        let stageArgv = FirstStage.argv(hash: child.hash, name: remoteName, childArguments: [config.argument])
-        let stageCommand = FirstStage.shellCommand(hash: child.hash, name: remoteName, childArguments: [config.argument])
+        let roots = cacheFallbackRoots.withLock { $0 } ?? FirstStage.defaultFallbackRoots
+        let stageArgv = FirstStage.argv(
+            hash: child.hash, name: remoteName, childArguments: [config.argument], fallbackRoots: roots)
+        let stageCommand = FirstStage.shellCommand(
+            hash: child.hash, name: remoteName, childArguments: [config.argument], fallbackRoots: roots)
         let argv = try method.command(stageArgv: stageArgv, stageCommand: stageCommand)
 
         let (mine, theirs) = try FileDescriptor.socketPair()

@@ -72,7 +72,27 @@ extension Value {
     static func floatRepr(_ d: Double) -> String {
         if d.isNaN { return "nan" }
         if d.isInfinite { return d < 0 ? "-1e999" : "1e999" }
-        return d.description
+        let text = d.description
+        // Swift and Python agree on the shortest digits but not always on the
+        // layout: Swift writes 2^53 <= |d| < 1e16 in exponent form, Python in
+        // fixed form (exponent below 16).
+        guard let e = text.firstIndex(of: "e"), let exp = Int(text[text.index(after: e)...]), exp < 16, exp >= -4 else {
+            return text
+        }
+        var mantissa = text[..<e]
+        let negative = mantissa.hasPrefix("-")
+        if negative { mantissa = mantissa.dropFirst() }
+        let digits = mantissa.filter { $0 != "." }
+        let intDigits = exp + 1
+        let body: String
+        if intDigits >= digits.count {
+            body = digits + String(repeating: "0", count: intDigits - digits.count) + ".0"
+        } else if intDigits > 0 {
+            body = String(digits.prefix(intDigits)) + "." + String(digits.dropFirst(intDigits))
+        } else {
+            body = "0." + String(repeating: "0", count: -intDigits) + digits
+        }
+        return (negative ? "-" : "") + body
     }
 
     private static func writeSequence(_ items: [Value], open: String, close: String, to out: inout String) {
