@@ -190,3 +190,23 @@ import TestSupport
         }
     }
 }
+
+/// Typed registration: Codable arguments and results (DESIGN §9).
+@Suite struct TypedFunctionTests {
+    struct ReportArgs: Codable { var path: String; var depth: Int? }
+    struct Report: Codable, Equatable { var path: String; var entries: Int }
+
+    @Test func codableArgumentsFromPositionalOrKeywordArguments() throws {
+        Functions.register("test.report", signature: "(path: str, depth: int = None)") { (a: ReportArgs, _) -> Report in
+            Report(path: a.path, entries: (a.depth ?? 0) * 2)
+        }
+        let body = try #require(Functions.lookup("test.report")).body
+        let ctx = CallContext(function: "test.report", routerRef: nil, callerID: 0)
+        let viaKwargs = try body([], PyDict([("path", "/etc"), ("depth", 3)]), ctx)
+        #expect(viaKwargs == .dict(PyDict([("path", "/etc"), ("entries", 6)])))
+        let viaDict = try body([.dict(PyDict([("path", "/x")]))], PyDict(), ctx)
+        #expect(viaDict == .dict(PyDict([("path", "/x"), ("entries", 0)])))
+        let e = #expect(throws: PyException.self) { try body([], PyDict([("depth", 1)]), ctx) }
+        #expect(e?.type == "builtins.TypeError" && e?.message.contains("path") == true)
+    }
+}

@@ -52,6 +52,39 @@ public enum Functions {
         table.withLock { $0[name] = entry }
     }
 
+    /// Registers a typed function: its argument and result are any `Codable`
+    /// types (DESIGN §9).
+    ///
+    /// The argument is decoded from the call's single positional argument,
+    /// from its keyword arguments when there is no positional one (so
+    /// `f(path="/")` fills a struct's `path`), or from the tuple of positional
+    /// arguments when there are several. A decoding failure is the caller's
+    /// `TypeError`, naming the key path.
+    ///
+    /// ```swift
+    /// Functions.register("myapp.report") { (a: ReportArgs, ctx) throws -> DiskReport in ... }
+    /// ```
+    public static func register<A: Decodable & SendableMetatype, R: Encodable & SendableMetatype>(
+        _ name: String, signature: String = "(...)", summary: String = "", immediate: Bool = false,
+        _ body: @escaping @Sendable (A, CallContext) throws -> R
+    ) {
+        register(name, signature: signature, summary: summary, immediate: immediate) { args, kwargs, ctx in
+            let input: Value
+            switch args.count {
+            case 0: input = .dict(kwargs)
+            case 1 where kwargs.isEmpty: input = args[0]
+            default: input = .tuple(args)
+            }
+            let argument: A
+            do {
+                argument = try ValueDecoder().decode(A.self, from: input)
+            } catch {
+                throw PyException("TypeError", "\(name)() arguments do not fit: \(error)")
+            }
+            return try ValueEncoder().encode(try body(argument, ctx))
+        }
+    }
+
     public static func lookup(_ name: String) -> Entry? { table.withLock { $0[name] } }
 
     /// Every registered function, sorted by name.

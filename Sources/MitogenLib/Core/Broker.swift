@@ -136,33 +136,35 @@ public final class Broker: @unchecked Sendable {
     }
 
     // MARK: Registration (broker thread)
+    // These must be called on the broker thread (from a handler, or inside
+    // `defer { }`); they trap otherwise in debug builds.
 
     /// Starts delivering readability of `side` to `handler`.
-    func startReceive(_ side: BrokerSide, _ handler: @escaping () -> Void) {
+    public func startReceive(_ side: BrokerSide, _ handler: @escaping () -> Void) {
         assertOnBroker()
         side.onReadable = handler
         update(side, interest: side.interest | EPOLLIN.rawValue)
     }
 
-    func stopReceive(_ side: BrokerSide) {
+    public func stopReceive(_ side: BrokerSide) {
         assertOnBroker()
         update(side, interest: side.interest & ~EPOLLIN.rawValue)
     }
 
     /// Starts delivering writability of `side` to `handler`.
-    func startTransmit(_ side: BrokerSide, _ handler: @escaping () -> Void) {
+    public func startTransmit(_ side: BrokerSide, _ handler: @escaping () -> Void) {
         assertOnBroker()
         side.onWritable = handler
         update(side, interest: side.interest | EPOLLOUT.rawValue)
     }
 
-    func stopTransmit(_ side: BrokerSide) {
+    public func stopTransmit(_ side: BrokerSide) {
         assertOnBroker()
         update(side, interest: side.interest & ~EPOLLOUT.rawValue)
     }
 
     /// Stops watching `side` entirely (before its fd is closed).
-    func remove(_ side: BrokerSide) {
+    public func remove(_ side: BrokerSide) {
         assertOnBroker()
         update(side, interest: 0)
     }
