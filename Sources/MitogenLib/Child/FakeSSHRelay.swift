@@ -1,3 +1,4 @@
+import CMitogenSys
 import Glibc
 
 /// The `ssh` replacement `FakeSSH.run` puts on a program's PATH:
