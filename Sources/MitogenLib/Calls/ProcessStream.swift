@@ -1,3 +1,4 @@
+import CMitogenSys
 import Glibc
 
 /// `fakessh.exec(command, out)`: runs `/bin/sh -c command` in this context

@@ -1,4 +1,4 @@
-public import Logging
+import Logging
 
 /// The library's loggers. Everything MitogenLib logs goes through swift-log;
 /// in a child, a handler forwards each record to the master (FORWARD_LOG),

@@ -1,3 +1,4 @@
+import CMitogenSys
 import Glibc
 import Logging
 import Synchronization

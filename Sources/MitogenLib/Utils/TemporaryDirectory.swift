@@ -1,3 +1,4 @@
+import CMitogenSys
 import Glibc
 
 /// Creates a fresh private (0700) directory `/tmp/<prefix>.XXXXXX` with

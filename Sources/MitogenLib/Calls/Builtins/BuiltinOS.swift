@@ -1,3 +1,4 @@
+import CMitogenSys
 import Glibc
 
 /// The `os` and `os.path` builtins: process ids, the working directory, the

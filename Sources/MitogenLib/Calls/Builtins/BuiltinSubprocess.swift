@@ -1,3 +1,4 @@
+import CMitogenSys
 import Glibc
 
 /// The `subprocess` builtins: `check_output`, `call` and `run`, with

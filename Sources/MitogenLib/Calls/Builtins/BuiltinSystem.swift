@@ -1,3 +1,4 @@
+import CMitogenSys
 import Glibc
 
 /// The machine-level builtins: `socket.gethostname`, `platform.*`,

@@ -1,3 +1,4 @@
+import CMitogenSys
 import Glibc
 
 /// The `time` builtins: `sleep`, `time`, `monotonic`.

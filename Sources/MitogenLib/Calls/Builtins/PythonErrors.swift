@@ -1,3 +1,4 @@
+import CMitogenSys
 import Glibc
 
 /// Python's texts for failures, so a builtin fails the way CPython would

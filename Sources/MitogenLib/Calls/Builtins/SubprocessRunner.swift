@@ -1,3 +1,4 @@
+import CMitogenSys
 import Glibc
 
 /// Runs one program for the `subprocess` builtins: spawns it with the
