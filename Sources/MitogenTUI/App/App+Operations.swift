@@ -145,7 +145,11 @@ extension App {
 
     /// One line per call: `function(args)  running 12s` or `queued`.
     static func describeInflight(_ value: Value) -> String {
-        guard case .list(let calls) = value else { return value.pythonRepr }
+        guard case .list(let all) = value else { return value.pythonRepr }
+        let calls = all.filter { call in  // leave out the inflight query itself
+            guard case .dict(let d) = call else { return true }
+            return d.first { $0.key.stringValue == "function" }?.value.stringValue != "mitogen.inflight"
+        }
         if calls.isEmpty { return "(nothing running)" }
         return calls.map { call -> String in
             guard case .dict(let d) = call else { return call.pythonRepr }
