@@ -16,11 +16,11 @@ import Testing
         e.handle(.left, history: &h)
         e.handle(.char("i"), history: &h)
         #expect(e.text == "os.getpid()")
-        e.handle(.ctrl("w"), history: &h)
-        #expect(e.text == "()")
+        e.handle(.ctrl("w"), history: &h)  // no space before: the whole word up to the cursor
+        #expect(e.text == "d()" && e.cursor == 0)
         e.handle(.end, history: &h)
         e.handle(.backspace, history: &h)
-        #expect(e.text == "(")
+        #expect(e.text == "d(")
         e.handle(.ctrl("u"), history: &h)
         #expect(e.text == "" && e.cursor == 0)
         #expect(!e.handle(.enter, history: &h))
@@ -106,6 +106,8 @@ import Testing
         let (text, under) = form.chainText()
         #expect(text == "ssh:deploy@web1?name=w&check_host_keys=accept")
         #expect(!under)
+        form.fields[3].editor.setText("selected")
+        #expect(form.chainText().underSelected)
         #expect(try ChainSpec.parse(text).hops[0].host == "web1")
     }
 }

@@ -36,6 +36,14 @@ let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().delet
         #expect(!theme.style(.selection, at: .mono).attributes.isEmpty)
     }
 
+    @Test func hexColoursAreNotComments() throws {
+        let (nord, _) = try library.load("nord")
+        #expect(nord.style(.base, at: .truecolor).bg == .rgb(0x2e, 0x34, 0x40))
+        let (file, errors) = ThemeParser.parse("# a comment\nmark = #ff0000 # red\ntitle = red#not-a-comment\n", file: "t", defaultName: "t")
+        #expect(file.theme.styles[.mark]?.fg == .rgb(255, 0, 0))
+        #expect(errors.map(\.line) == [3])
+    }
+
     @Test func colourFallbackStepsDown() {
         let bright8 = ThemeColor.parse("bright-red")!.reduced(to: .ansi8)
         #expect(bright8.color == .ansi(1) && bright8.bold)

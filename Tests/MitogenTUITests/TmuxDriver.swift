@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import Testing
 
 /// Drives the real `mitogen-tui` binary in a detached tmux session on a
@@ -27,24 +28,70 @@ final class TmuxDriver {
                        "-e", "TERM=\(term)", "-e", "LANG=\(lang)", "-e", "LC_ALL=\(lang)", "-e", "MITOGEN_TUI_STDERR=\(stderrPath)"]
         for (k, v) in env { command += ["-e", "\(k)=\(v)"] }
         command.append("\(quoted); echo EXIT=$?")
-        _ = try tmux(command)
+        try tmux(command, output: false)
     }
 
     func close() {
-        _ = try? tmux(["-L", socket, "kill-server"])
+        try? tmux(["-L", socket, "kill-server"], output: false)
     }
 
+    /// Runs tmux with posix_spawn and waits for it. The child gets an
+    /// empty signal mask and default handlers: the test process blocks most
+    /// signals in its threads, and a tmux server inheriting that mask ignores
+    /// SIGTERM and never reaps its panes (Foundation's Process passes the
+    /// mask on, and its client then lingers as a zombie). Without `output`,
+    /// stdout is /dev/null: a command that starts the server must not hand
+    /// it our pipe (we would never see EOF).
     @discardableResult
-    func tmux(_ args: [String]) throws -> String {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/tmux")
-        p.arguments = args
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
+    func tmux(_ args: [String], output: Bool = true) throws -> String {
+        var fds: [Int32] = [-1, -1]
+        if output { guard pipe(&fds) == 0 else { throw POSIXError(.EMFILE) } }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        if output {
+            posix_spawn_file_actions_adddup2(&actions, fds[1], 1)
+            posix_spawn_file_actions_addclose(&actions, fds[0])
+            posix_spawn_file_actions_addclose(&actions, fds[1])
+        } else {
+            posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        }
+        var attrs = posix_spawnattr_t()
+        posix_spawnattr_init(&attrs)
+        defer { posix_spawnattr_destroy(&attrs) }
+        var empty = sigset_t()
+        sigemptyset(&empty)
+        var defaults = sigset_t()
+        sigfillset(&defaults)
+        sigdelset(&defaults, SIGKILL)
+        sigdelset(&defaults, SIGSTOP)
+        posix_spawnattr_setsigmask(&attrs, &empty)
+        posix_spawnattr_setsigdefault(&attrs, &defaults)
+        posix_spawnattr_setflags(&attrs, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        let argv = (["tmux"] + args).map { strdup($0) } + [nil]
+        defer { for a in argv { free(a) } }
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, "/usr/bin/tmux", &actions, &attrs, argv, environ)
+        if output { Glibc.close(fds[1]) }
+        guard rc == 0 else {
+            if output { Glibc.close(fds[0]) }
+            throw POSIXError(POSIXErrorCode(rawValue: rc) ?? .EIO)
+        }
+        var data = [UInt8]()
+        if output {
+            var buffer = [UInt8](repeating: 0, count: 65536)
+            while true {
+                let n = read(fds[0], &buffer, buffer.count)
+                if n < 0 && errno == EINTR { continue }
+                if n <= 0 { break }
+                data += buffer[0..<n]
+            }
+            Glibc.close(fds[0])
+        }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
         return String(decoding: data, as: UTF8.self)
     }
 

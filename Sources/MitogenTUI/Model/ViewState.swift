@@ -131,7 +131,7 @@ struct Form: Sendable {
                 Field(label: "Target", editor: LineEditor(), hint: "user@host:port, user, container; empty for local"),
                 Field(label: "Options", editor: LineEditor(), hint: "key=value&... e.g. name=web&password=ask"),
                 Field(
-                    label: "Under", editor: LineEditor(selectedName == nil ? "master" : "selected"),
+                    label: "Under", editor: LineEditor("master"),
                     hint: "master, or selected (\(selectedName ?? "none"))"),
             ], intent: .open)
     }

@@ -59,7 +59,13 @@ struct Theme: Sendable {
         let bg = (spec.bg ?? .terminalDefault).reduced(to: depth)
         var attributes = spec.attributes
         if fg.bold { attributes.insert(.bold) }
-        return ResolvedStyle(fg: fg.color, bg: bg.color, attributes: attributes)
+        var fgColor = fg.color
+        if let f = fgColor, f != .terminalDefault, f == bg.color {
+            // Two colours that differ in the file can meet after stepping
+            // down (dark greys become black): keep the text readable.
+            fgColor = f.isDark ? .ansi(7) : .ansi(0)
+        }
+        return ResolvedStyle(fg: fgColor, bg: bg.color, attributes: attributes)
     }
 
     private func spec(for role: Role, at depth: ColorDepth) -> StyleSpec {

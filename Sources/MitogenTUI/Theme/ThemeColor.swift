@@ -89,6 +89,17 @@ enum ThemeColor: Equatable, Sendable, Hashable {
         }
     }
 
+    /// True for colours a light text shows best on (luma below half).
+    var isDark: Bool {
+        let (r, g, b): (Int, Int, Int)
+        switch self {
+        case .terminalDefault: return true
+        case .ansi(let n), .indexed(let n): (r, g, b) = Self.rgbOf256(n)
+        case .rgb(let x, let y, let z): (r, g, b) = (Int(x), Int(y), Int(z))
+        }
+        return 299 * r + 587 * g + 114 * b < 128_000
+    }
+
     // MARK: Palette arithmetic (xterm's standard 256-colour palette)
 
     private static let cubeLevels: [Int] = [0, 95, 135, 175, 215, 255]

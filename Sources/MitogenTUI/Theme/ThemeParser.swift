@@ -16,7 +16,7 @@ struct ThemeFile: Sendable {
 /// Parses the `themes/<name>.theme` format (notes/tui-anchors.md §2):
 ///
 /// ```
-/// # comment
+/// # comment (a `#` at the start of a line, or followed by a space)
 /// name = default
 /// inherits = default
 /// state.failed = bright-red bold
@@ -39,8 +39,7 @@ enum ThemeParser {
         var errors: [ThemeError] = []
         for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let lineNumber = index + 1
-            let line = rawLine.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
-            let trimmed = line.trimmingSpaces
+            let trimmed = stripComment(rawLine).trimmingSpaces
             if trimmed.isEmpty { continue }
             guard let eq = trimmed.firstIndex(of: "=") else {
                 errors.append(ThemeError(file: file, line: lineNumber, message: "expected 'role = style', got '\(trimmed)'"))
@@ -67,6 +66,25 @@ enum ThemeParser {
     }
 
     private struct ThemeLineError: Error { var text: String }
+
+    /// The line without its comment: a `#` that starts the line or is
+    /// followed by a space or the end of the line. `#rrggbb` is a colour.
+    static func stripComment(_ line: Substring) -> Substring {
+        var index = line.startIndex
+        var onlySpaceBefore = true
+        while index < line.endIndex {
+            let c = line[index]
+            if c == "#" {
+                let next = line.index(after: index)
+                if onlySpaceBefore || next == line.endIndex || line[next] == " " || line[next] == "\t" {
+                    return line[..<index]
+                }
+            }
+            if c != " " && c != "\t" { onlySpaceBefore = false }
+            index = line.index(after: index)
+        }
+        return line
+    }
 
     private static func parseKey(_ key: String) throws -> (Role, ColorDepth?) {
         let parts = key.split(separator: "@", maxSplits: 1).map(String.init)
