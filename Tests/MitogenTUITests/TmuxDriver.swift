@@ -14,8 +14,8 @@ final class TmuxDriver {
     let stderrPath: String
 
     /// Starts `mitogen-tui ARGS` in a `width`x`height` pane with `TERM=term`.
-    /// The command line prints `EXIT=<status>` when the binary ends (the pane
-    /// stays: `remain-on-exit`).
+    /// When the binary ends the pane stays (`remain-on-exit`) and tmux shows
+    /// `Pane is dead (status N, ...)`.
     init(width: Int = 80, height: Int = 24, term: String = "tmux-256color", lang: String = "C.UTF-8",
          env: [String: String] = [:], args: [String] = []) throws {
         Self.counter += 1
@@ -27,7 +27,7 @@ final class TmuxDriver {
         var command = ["-L", socket, "-f", conf, "new-session", "-d", "-s", "T", "-x", "\(width)", "-y", "\(height)",
                        "-e", "TERM=\(term)", "-e", "LANG=\(lang)", "-e", "LC_ALL=\(lang)", "-e", "MITOGEN_TUI_STDERR=\(stderrPath)"]
         for (k, v) in env { command += ["-e", "\(k)=\(v)"] }
-        command.append("\(quoted); echo EXIT=$?")
+        command.append(quoted)
         try tmux(command, output: false)
     }
 
@@ -136,15 +136,19 @@ final class TmuxDriver {
         waitUntil("'\(text)' to go", timeout: timeout, sourceLocation: sourceLocation) { !$0.contains(text) }
     }
 
-    /// Quits (confirming if asked) and checks the exit status and that the
-    /// screen is clean: nothing left but the EXIT line.
+    /// True once the binary has ended (the pane stays: `remain-on-exit`).
+    var isDead: Bool { ((try? tmux(["-L", socket, "display", "-p", "-t", "T", "#{pane_dead}"])) ?? "").hasPrefix("1") }
+
+    /// Quits (confirming if asked) and checks that the process ends and the
+    /// screen is left clean (curses restored the terminal).
     func quitCleanly(sourceLocation: SourceLocation = #_sourceLocation) {
         keys("q")
-        guard let s = waitUntil("the quit dialog or exit", sourceLocation: sourceLocation, { $0.contains("Quit mitogen-tui?") || $0.contains("EXIT=") }) else { return }
+        guard let s = waitUntil("the quit dialog or exit", sourceLocation: sourceLocation, { $0.contains("Quit mitogen-tui?") || self.isDead }) else { return }
         if s.contains("Quit mitogen-tui?") { keys("y") }
-        guard let end = waitFor("EXIT=", timeout: 15, sourceLocation: sourceLocation) else { return }
-        let leftovers = end.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-        #expect(leftovers == ["EXIT=0"], "terminal not clean after quit:\n\(end)", sourceLocation: sourceLocation)
+        guard waitUntil("the process to end", timeout: 15, sourceLocation: sourceLocation, { _ in self.isDead }) != nil else { return }
+        let end = screen()
+        let leftovers = end.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty && !$0.hasPrefix("Pane is dead") }
+        #expect(leftovers.isEmpty, "terminal not clean after quit:\n\(end)", sourceLocation: sourceLocation)
     }
 
     /// The pid shown on the tree row whose name contains `name`.
