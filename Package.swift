@@ -37,7 +37,7 @@ let package = Package(
         .executableTarget(
             name: "MitogenTUI",
             dependencies: [
-                "MitogenLib",
+                "MitogenLib", "CNcursesw",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -46,6 +46,7 @@ let package = Package(
             dependencies: ["MitogenLib", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .target(name: "TestSupport", dependencies: ["MitogenLib"], path: "Tests/TestSupport"),
+        .testTarget(name: "MitogenTUITests", dependencies: ["MitogenTUI", "MitogenLib"]),
         .testTarget(name: "MitogenLibTests", dependencies: ["MitogenLib", "TestSupport"], exclude: ["Fixtures"]),
     ]
 )

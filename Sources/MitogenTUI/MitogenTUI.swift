@@ -13,6 +13,7 @@ struct MitogenTUI: ParsableCommand {
               fork
             A hop is method[:target][?key=value&...] with the seed's parameter names.
             """,
-        subcommands: [CallCommand.self]
+        subcommands: [ConsoleMain.self, CallCommand.self],
+        defaultSubcommand: ConsoleMain.self
     )
 }

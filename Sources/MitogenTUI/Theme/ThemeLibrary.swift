@@ -1,0 +1,108 @@
+import Glibc
+
+/// Finds and loads themes by name, following `inherits` chains.
+///
+/// Searches, in order: `$MITOGEN_TUI_THEMES`, `themes/` next to the source
+/// tree of the running binary (`<exe>/../../../themes` for a `.build/debug`
+/// build), `<exe>/../share/mitogen-tui/themes`, and `./themes`. The
+/// `default` theme is compiled in too (`BuiltinTheme.text`, kept equal to
+/// `themes/default.theme` by a test), so start-up never fails on a theme.
+struct ThemeLibrary: Sendable {
+    var directories: [String]
+
+    /// The standard search path for the running executable.
+    static func standard() -> ThemeLibrary {
+        var dirs: [String] = []
+        if let env = getenv("MITOGEN_TUI_THEMES") { dirs.append(String(cString: env)) }
+        if let exe = executableDirectory() {
+            dirs.append(exe + "/../../themes")
+            dirs.append(exe + "/../../../themes")
+            dirs.append(exe + "/../share/mitogen-tui/themes")
+        }
+        dirs.append("themes")
+        return ThemeLibrary(directories: dirs)
+    }
+
+    /// Names of the themes found on the search path (plus `default`), sorted.
+    func names() -> [String] {
+        var found: Set<String> = ["default"]
+        for dir in directories {
+            guard let d = opendir(dir) else { continue }
+            defer { closedir(d) }
+            while let entry = readdir(d) {
+                let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                    String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+                }
+                if name.hasSuffix(".theme") { found.insert(String(name.dropLast(6))) }
+            }
+        }
+        return found.sorted()
+    }
+
+    /// Loads theme `name` with everything it inherits.
+    /// - Returns: the theme and the problems found (bad lines are skipped).
+    /// - Throws: `ThemeError` if `name` (or a theme it inherits) does not
+    ///   exist, or the chain of `inherits` loops.
+    func load(_ name: String) throws(ThemeError) -> (Theme, [ThemeError]) {
+        var chain: [ThemeFile] = []
+        var errors: [ThemeError] = []
+        var seen: Set<String> = []
+        var next: String? = name
+        while let current = next {
+            guard seen.insert(current).inserted else {
+                throw ThemeError(file: current + ".theme", line: 0, message: "inherits loops back to '\(current)'")
+            }
+            let (file, problems) = try loadFile(current)
+            chain.append(file)
+            errors += problems
+            next = file.inherits
+            if next == nil && current != "default" { next = "default" }
+        }
+        var theme = chain.removeLast().theme
+        for file in chain.reversed() { theme = file.theme.inheriting(from: theme) }
+        return (theme, errors)
+    }
+
+    private func loadFile(_ name: String) throws(ThemeError) -> (ThemeFile, [ThemeError]) {
+        guard !name.contains("/") else {
+            throw ThemeError(file: name, line: 0, message: "a theme name cannot contain '/'")
+        }
+        for dir in directories {
+            let path = dir + "/" + name + ".theme"
+            if let text = readTextFile(path) {
+                return ThemeParser.parse(text, file: path, defaultName: name)
+            }
+        }
+        if name == "default" { return ThemeParser.parse(BuiltinTheme.text, file: "(built-in default)", defaultName: name) }
+        throw ThemeError(
+            file: name + ".theme", line: 0,
+            message: "no such theme; looked in \(directories.joined(separator: ", ")) (themes: \(names().joined(separator: ", ")))")
+    }
+}
+
+/// The directory of the running executable, from /proc/self/exe.
+func executableDirectory() -> String? {
+    var buffer = [CChar](repeating: 0, count: 4096)
+    let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+    guard n > 0 else { return nil }
+    let path = String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    guard let slash = path.lastIndex(of: "/") else { return nil }
+    return String(path[..<slash])
+}
+
+/// The whole file as UTF-8 text, or nil if it cannot be opened or read.
+func readTextFile(_ path: String) -> String? {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { return nil }
+    defer { close(fd) }
+    var bytes: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 16384)
+    while true {
+        let n = read(fd, &chunk, chunk.count)
+        if n < 0 && errno == EINTR { continue }
+        if n < 0 { return nil }
+        if n == 0 { break }
+        bytes += chunk[0..<n]
+    }
+    return String(decoding: bytes, as: UTF8.self)
+}
