@@ -1,12 +1,13 @@
 #!/bin/sh
 # The quick start: installs what is missing (Debian packages, as root),
-# builds, and shows the system working against a real local context.
-# Until the ncurses console lands (issue 7), this runs the headless
-# `mitogen-tui call` against a freshly started local context.
+# builds, and opens the operations console with a local context connected.
+# Arguments go to mitogen-tui: `scripts/run.sh call local 'os.getpid()'`
+# runs the headless call command instead, `scripts/run.sh 'local -> fork'`
+# opens the console with that chain connected too.
 set -eu
 cd "$(dirname "$0")/.."
 need=""
-for pkg in libncurses-dev xz-utils; do
+for pkg in libncurses-dev xz-utils tmux; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need="$need $pkg"
 done
 if [ -n "$need" ]; then
@@ -16,9 +17,4 @@ fi
 swift build -c release --product mitogen-child
 swift build -c release --product mitogen-tui
 bin=.build/release/mitogen-tui
-if [ $# -gt 0 ]; then exec "$bin" "$@"; fi
-echo "== a local context answers calls (mitogen-tui call local ...)"
-"$bin" call local 'os.getpid()' 'socket.gethostname()' 'platform.uname()' \
-    'subprocess.check_output(["id", "-un"])' 'shutil.disk_usage("/")' 'mitogen.functions()'
-echo "== the same through the fork server, as JSON"
-"$bin" call --json fork 'os.getpid()' 'os.listdir("/")'
+exec "$bin" "$@"
