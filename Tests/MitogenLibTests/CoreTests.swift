@@ -137,6 +137,20 @@ import TestSupport
         }
     }
 
+    @Test func disconnectCutsADirectChildAtOnce() throws {
+        try withTestRouter { router in
+            let child = try router.local()
+            let grandchild = try router.local(via: child)
+            let pid = Int32(try child.callValue("os.getpid").intValue!)
+            let pending = try child.callAsync("time.sleep", 30)
+            #expect(!router.disconnect(grandchild))  // not ours to cut
+            #expect(router.disconnect(child))
+            #expect(throws: ChannelError.self) { try pending.get(timeout: 5) }
+            #expect(waitUntil { child.isDisconnected && grandchild.isDisconnected })
+            #expect(waitUntil(timeout: 5) { !processAlive(pid) })  // the child sees EOF and exits
+        }
+    }
+
     @Test func secretsAreHiddenInPendingCalls() throws {
         try withTestRouter { router in
             let child = try router.local()

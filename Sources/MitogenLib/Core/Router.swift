@@ -251,6 +251,19 @@ public final class Router: @unchecked Sendable {
         attach(stream)
     }
 
+    /// Cuts the stream to a directly connected context at once (the forced
+    /// end after a graceful shutdown's grace time). Everything routed through
+    /// it is lost and its waiters are woken. Returns false if `context` is not
+    /// directly connected to this router (shut it down through its parent).
+    @discardableResult
+    public func disconnect(_ context: Context) -> Bool {
+        guard let stream = routes.withLock({ $0[context.contextID] }), stream.remoteID == context.contextID else {
+            return false
+        }
+        broker.defer { stream.disconnect(reason: "disconnected by \(self.contextID)") }
+        return true
+    }
+
     /// Makes `stream` this child's way to its parent (and every unknown id).
     package func setParent(_ stream: Stream) {
         parentStream = stream
