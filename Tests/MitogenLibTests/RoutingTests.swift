@@ -143,6 +143,18 @@ import TestSupport
         }
     }
 
+    @Test func aParentCutsItsChildOnRequest() throws {
+        try withTestRouter { router in
+            let a = try router.local()
+            let b = try router.local(via: a)
+            let pending = try b.callAsync("time.sleep", 30)
+            #expect(try a.callValue("mitogen.disconnect", args: [.int(Int(b.contextID))]) == true)
+            #expect(throws: ChannelError.self) { try pending.get(timeout: 5) }
+            #expect(waitUntil { b.isDisconnected })
+            #expect(try a.callValue("os.getpid").intValue != nil)
+        }
+    }
+
     @Test func aPolicyRefusingAHandlerSendsADeadReplyAndLogs() throws {
         try withTestRouter { router in
             let child = try router.local()

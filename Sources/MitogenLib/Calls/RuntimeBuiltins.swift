@@ -15,6 +15,15 @@ enum RuntimeBuiltins {
             return .dict(d)
         }
         Functions.register(
+            "mitogen.disconnect", signature: "(context_id: int) -> bool",
+            summary: "Cut the stream to a direct child of this context at once (forced shutdown).",
+            immediate: true
+        ) { args, kwargs, ctx in
+            guard let router = ctx.routerRef as? Router else { return false }
+            let a = try BuiltinArguments("mitogen.disconnect", args, kwargs, parameters: ["context_id"])
+            return .bool(router.disconnect(router.context(byID: UInt32(try a.int("context_id")))))
+        }
+        Functions.register(
             "mitogen.call_context",
             signature: "(context_id: int, function: str, args: tuple = (), timeout: float = 10) -> object",
             summary: "Call a function in another context from this one; routing and the callee's policy decide."

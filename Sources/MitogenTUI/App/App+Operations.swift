@@ -182,8 +182,10 @@ extension App {
     }
 
     /// Asks every context of `ids` (children first) to shut down; after the
-    /// grace time, kills those still there that are our own direct
-    /// children (their pid is on this machine). Others are reported.
+    /// grace time, cuts the stream of those still there: ours directly
+    /// (`router.disconnect`, plus SIGKILL for a local or fork child), the
+    /// others through their parent (`mitogen.disconnect`). What cannot be
+    /// cut is reported.
     func shutdown(ids: [UInt32], rootName: String) {
         let targets = ids.reversed().compactMap { id -> (Context, ContextItem)? in
             guard let info = snapshot.context(id) else { return nil }
@@ -191,6 +193,7 @@ extension App {
         }
         setStatus("shutting down \(rootName)" + (targets.count > 1 ? " and \(targets.count - 1) more" : ""))
         let wake = self.wake
+        let masterRouter = self.router
         runDetached {
             var latches: [(Context, ContextItem, Latch<Bool>)] = []
             for (context, info) in targets {
@@ -201,8 +204,12 @@ extension App {
             var stuck: [String] = []
             for (context, info, latch) in latches {
                 if (try? latch.get(timeout: max(0, deadline - monotonicNow()))) != nil || context.isDisconnected { continue }
-                if info.parentID == 0, let pid = info.pid, pid > 0, info.method == "local" || info.method == "fork" {
-                    kill(pid, SIGKILL)
+                if info.parentID == 0 {
+                    forced = masterRouter.disconnect(context) || forced
+                    if let pid = info.pid, pid > 0, info.method == "local" || info.method == "fork" { kill(pid, SIGKILL) }
+                } else if let cut = try? masterRouter.context(byID: info.parentID).callValue(
+                    "mitogen.disconnect", args: [.int(Int(info.id))], timeout: 5), cut == .bool(true)
+                {
                     forced = true
                 } else {
                     stuck.append(info.name)
