@@ -22,10 +22,14 @@ still run. Progress goes to stderr.
 """
 
 import json
+import os
 import statistics
 import sys
 import time
 import traceback
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from peer_common import make_log, parse_args, percentile99, rss_kb  # noqa: E402
 
 ECHO = """
 while True:
@@ -47,27 +51,8 @@ channel.send(None)
 """
 
 
-def rss_kb(pid):
-    """VmRSS of `pid` in KiB, read from /proc, or 0 when it cannot be read."""
-    try:
-        with open('/proc/%d/status' % pid) as f:
-            for line in f:
-                if line.startswith('VmRSS:'):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
+log = make_log('peer_execnet')
 
-
-def percentile99(sorted_values):
-    """The same index mitogen-bench uses: min(n - 1, n * 99 // 100)."""
-    n = len(sorted_values)
-    return sorted_values[min(n - 1, n * 99 // 100)]
-
-
-def log(msg):
-    sys.stderr.write('peer_execnet: %s\n' % msg)
-    sys.stderr.flush()
 
 
 class Bench(object):
@@ -218,11 +203,7 @@ class Bench(object):
 
 
 def main(argv):
-    quick = '--quick' in argv
-    via_reps = 0
-    for arg in argv:
-        if arg.startswith('--via-reps='):
-            via_reps = int(arg.split('=', 1)[1])
+    quick, via_reps = parse_args(argv)
     print(json.dumps(Bench(quick, via_reps).run(), indent=2))
 
 

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+@testable import MitogenLib
 @testable import MitogenTUI
 
 /// End-to-end: the real binary in tmux (DESIGN §8). Serialized: each test
@@ -30,6 +31,58 @@ struct TmuxTests {
         #expect(s.contains("- 1 Contexts"))  // ASCII rule, not ─
         #expect(!s.contains("─"))
         t.quitCleanly()
+    }
+
+    @Test func consoleExitsWhenItsTerminalDies() throws {
+        // The console on a bare PTY with SIGHUP blocked (as under a parent that
+        // blocks it): when the terminal goes, only the dead descriptor can tell
+        // it to quit, and it must not spin.
+        let pty = try PseudoTerminal.open()
+        let master = pty.master.rawValue
+        let slavePath = pty.slavePath
+        pty.slave.close()
+        var ws = winsize(ws_row: 24, ws_col: 80, ws_xpixel: 0, ws_ypixel: 0)
+        _ = ioctl(master, UInt(TIOCSWINSZ), &ws)
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        for fd in Int32(0)...2 { posix_spawn_file_actions_addopen(&actions, fd, slavePath, O_RDWR, 0) }
+        var attrs = posix_spawnattr_t()
+        posix_spawnattr_init(&attrs)
+        var mask = sigset_t()
+        sigemptyset(&mask)
+        sigaddset(&mask, SIGHUP)
+        posix_spawnattr_setsigmask(&attrs, &mask)
+        // No new session, so the PTY is not its controlling terminal and no
+        // SIGHUP can come when it closes; SIGHUP is blocked on top of that.
+        posix_spawnattr_setflags(&attrs, Int16(POSIX_SPAWN_SETSIGMASK))
+        var pid: pid_t = 0
+        let argv: [UnsafeMutablePointer<CChar>?] = [strdup(TmuxDriver.binary), nil]
+        let envStrings: [String] = ["TERM=xterm", "LANG=C.UTF-8", "MITOGEN_TUI_STDERR=/dev/null", "PATH=/usr/bin:/bin"]
+        var env: [UnsafeMutablePointer<CChar>?] = envStrings.map { (text: String) in strdup(text) }
+        env.append(nil)
+        #expect(posix_spawn(&pid, TmuxDriver.binary, &actions, &attrs, argv, env) == 0)
+        // Wait until it has drawn its screen, then take the terminal away.
+        var seen = ""
+        var buf = [UInt8](repeating: 0, count: 65536)
+        let deadline = Date().addingTimeInterval(10)
+        while !seen.contains("(id 1)"), Date() < deadline {
+            var p = pollfd(fd: master, events: Int16(POLLIN), revents: 0)
+            if poll(&p, 1, 100) > 0 {
+                let n = read(master, &buf, buf.count)
+                if n > 0 { seen += String(decoding: buf[0..<n], as: UTF8.self) }
+            }
+        }
+        #expect(seen.contains("(id 1)"))  // the status line says the local context opened
+        close(master)
+        var status: Int32 = 0
+        var exited = false
+        let end = Date().addingTimeInterval(5)
+        while Date() < end {
+            if waitpid(pid, &status, WNOHANG) == pid { exited = true; break }
+            usleep(20_000)
+        }
+        #expect(exited, "the console kept running after its terminal died")
+        if !exited { kill(pid, SIGKILL); waitpid(pid, &status, 0) }
     }
 
     @Test func callOsGetpidShowsTheChildPid() throws {

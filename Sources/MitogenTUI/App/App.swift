@@ -82,6 +82,9 @@ final class App {
             fds[0].revents = 0
             fds[1].revents = 0
             _ = poll(&fds, 2, Int32(timeout * 1000))
+            // The terminal went away (its tmux or ssh session died): quit once
+            // its last keys are read, instead of spinning on a dead descriptor.
+            let hungUp = fds[0].revents & Int16(POLLHUP | POLLERR | POLLNVAL) != 0
             if fds[1].revents != 0 {
                 for event in wake.drain() { handle(event) }
                 dataDirty = true
@@ -95,6 +98,10 @@ final class App {
                 handleKey(key)
                 uiDirty = true
                 if !running { break }
+            }
+            if hungUp {
+                running = false
+                break
             }
             let t = monotonicNow()
             if uiDirty || t - lastDraw >= 1.0 || (dataDirty && t - lastDraw >= 1 / Self.maxFPS) {
