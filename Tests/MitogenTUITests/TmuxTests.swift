@@ -57,7 +57,7 @@ struct TmuxTests {
         posix_spawnattr_setflags(&attrs, Int16(POSIX_SPAWN_SETSIGMASK))
         var pid: pid_t = 0
         let argv: [UnsafeMutablePointer<CChar>?] = [strdup(TmuxDriver.binary), nil]
-        let envStrings: [String] = ["TERM=xterm", "LANG=C.UTF-8", "MITOGEN_TUI_STDERR=/dev/null", "PATH=/usr/bin:/bin"]
+        let envStrings: [String] = ["TERM=xterm", "LANG=C.UTF-8", "MITOGEN_TUI_STDERR=/tmp/mitogen-tui-pty-test.\(getpid()).stderr", "PATH=/usr/bin:/bin"]
         var env: [UnsafeMutablePointer<CChar>?] = envStrings.map { (text: String) in strdup(text) }
         env.append(nil)
         #expect(posix_spawn(&pid, TmuxDriver.binary, &actions, &attrs, argv, env) == 0)

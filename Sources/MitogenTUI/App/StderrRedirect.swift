@@ -25,8 +25,8 @@ struct StderrRedirect {
         dup2(saved, 2)
         close(saved)
         var info = stat()
-        if stat(path, &info) == 0 && info.st_size == 0 {
-            unlink(path)
+        if stat(path, &info) == 0 && info.st_size == 0 && (info.st_mode & S_IFMT) == S_IFREG {
+            unlink(path)  // only an empty regular file: never a device such as /dev/null
         } else if info.st_size > 0 {
             printError("mitogen-tui: \(info.st_size) bytes of stderr output while the console ran are in \(path)")
         }
