@@ -36,3 +36,32 @@ def parse_args(argv):
         if arg.startswith('--via-reps='):
             via_reps = int(arg.split('=', 1)[1])
     return quick, via_reps
+
+
+class PeerBench(object):
+    """Sizes and repetitions shared with mitogen-bench, and the failure-tolerant
+    step runner; each peer subclasses it with its own workloads."""
+
+    def __init__(self, quick, via_reps, log):
+        self.quick = quick
+        self.log = log
+        self.out = {'quick': quick}
+        self.boot_reps = 3 if quick else 30
+        self.call_reps = 200 if quick else 20000
+        self.via_reps = via_reps if via_reps else (200 if quick else 20000)
+        self.stream_total = (16 << 20) if quick else (256 << 20)
+        self.stream_reps = 1 if quick else 3
+        self.fan = 5 if quick else 50
+        self.select_reps = 3 if quick else 20
+
+    def step(self, key, fn, *args):
+        """Run one workload; on failure record `<key>_error` and carry on."""
+        import time
+        import traceback
+        t0 = time.perf_counter()
+        try:
+            fn(*args)
+        except Exception as e:
+            self.out[key + '_error'] = '%s: %s' % (type(e).__name__, e)
+            self.log('%s failed: %s' % (key, traceback.format_exc()))
+        self.log('%s done in %.1f s' % (key, time.perf_counter() - t0))

@@ -29,7 +29,7 @@ import time
 import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from peer_common import make_log, parse_args, percentile99, rss_kb  # noqa: E402
+from peer_common import PeerBench, make_log, parse_args, percentile99, rss_kb  # noqa: E402
 
 ECHO = """
 while True:
@@ -55,30 +55,12 @@ log = make_log('peer_execnet')
 
 
 
-class Bench(object):
+class Bench(PeerBench):
     def __init__(self, quick, via_reps):
         import execnet
         self.execnet = execnet
-        self.quick = quick
-        self.out = {'quick': quick, 'execnet_version': execnet.__version__,
-                    'python_version': sys.version.split()[0]}
-        self.boot_reps = 3 if quick else 30
-        self.call_reps = 200 if quick else 20000
-        self.via_reps = via_reps if via_reps else (200 if quick else 20000)
-        self.stream_total = (16 << 20) if quick else (256 << 20)
-        self.stream_reps = 1 if quick else 3
-        self.fan = 5 if quick else 50
-        self.select_reps = 3 if quick else 20
-
-    def step(self, key, fn, *args):
-        """Run one workload; on failure record `<key>_error` and carry on."""
-        t0 = time.perf_counter()
-        try:
-            fn(*args)
-        except Exception as e:
-            self.out[key + '_error'] = '%s: %s' % (type(e).__name__, e)
-            log('%s failed: %s' % (key, traceback.format_exc()))
-        log('%s done in %.1f s' % (key, time.perf_counter() - t0))
+        PeerBench.__init__(self, quick, via_reps, log)
+        self.out.update({'execnet_version': execnet.__version__, 'python_version': sys.version.split()[0]})
 
     def run(self):
         self.step('bootstrap_local', self.bootstrap_local)
