@@ -1,7 +1,25 @@
 // swift-tools-version: 6.0
 // Mitogen for Swift: the library, the static child uploaded to targets, the
-// operations console and the benchmark. Layout and layering: ../shared/DESIGN.md §2.
+// operations console and the benchmark.
+//
+// The library is split into one target per layer, each under
+// Sources/MitogenLib/<Layer>/, and dependencies point one way only:
+//
+//     MitogenSys <- MitogenWire <- MitogenCore <- MitogenCalls <- MitogenMaster <- MitogenChild
+//                                                                         ^
+//                     MitogenLib (umbrella: `import MitogenLib`) ---------+
+//
+// so a wrong-way import fails the build. What targets share but users should
+// not see is `package`; `public` is the seed's API.
 import PackageDescription
+
+/// A library layer living in Sources/MitogenLib/<folder>/.
+func layer(_ name: String, _ folder: String, _ dependencies: [Target.Dependency]) -> Target {
+    .target(name: name, dependencies: dependencies, path: "Sources/MitogenLib/\(folder)")
+}
+
+let logging = Target.Dependency.product(name: "Logging", package: "swift-log")
+let argumentParser = Target.Dependency.product(name: "ArgumentParser", package: "swift-argument-parser")
 
 let package = Package(
     name: "mitogen-swift",
@@ -17,37 +35,34 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
     ],
     targets: [
-        // Fork-then-exec with a PTY and setns: the few things Swift must not do
-        // between fork and exec (STYLE.md habit 4).
+        // Fork-then-exec with a PTY, wait-status macros, the few things Swift
+        // must not do between fork and exec (STYLE.md habit 4).
         .target(name: "CMitogenSys"),
-        .target(
-            name: "MitogenLib",
-            dependencies: ["CMitogenSys", .product(name: "Logging", package: "swift-log")]
-        ),
+        layer("MitogenSys", "Sys", ["CMitogenSys"]),
+        layer("MitogenWire", "Wire", []),
+        layer("MitogenCore", "Core", ["MitogenSys", "MitogenWire", logging]),
+        layer("MitogenCalls", "Calls", ["MitogenCore"]),
+        layer("MitogenMaster", "Master", ["MitogenCalls", logging]),
+        layer("MitogenChild", "Child", ["MitogenMaster", logging]),
+        layer("MitogenLib", "Umbrella", ["MitogenChild"]),
         .executableTarget(
             name: "mitogen-child",
-            dependencies: ["MitogenLib"],
+            dependencies: ["MitogenChild"],
             // Static and stripped so it runs on a target with no Swift runtime and
-            // uploads small (DESIGN §5). Set
-            // on this target only: a global -static-executable breaks `swift test`.
+            // uploads small (DESIGN §5). Set on this target only: a global
+            // -static-executable breaks `swift test`.
             linkerSettings: [.unsafeFlags(["-static-executable", "-Xlinker", "--strip-all"])]
         ),
         .systemLibrary(name: "CNcursesw", pkgConfig: "ncursesw", providers: [.apt(["libncurses-dev"])]),
         .systemLibrary(name: "CLibSSH2", pkgConfig: "libssh2", providers: [.apt(["libssh2-1-dev"])]),
-        .executableTarget(
-            name: "MitogenTUI",
-            dependencies: [
-                "MitogenLib", "CNcursesw",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ]
-        ),
-        .executableTarget(
-            name: "mitogen-bench",
-            dependencies: ["MitogenLib", .product(name: "ArgumentParser", package: "swift-argument-parser")]
-        ),
-        .target(name: "TestSupport", dependencies: ["MitogenLib"], path: "Tests/TestSupport"),
-        .testTarget(name: "MitogenTUITests", dependencies: ["MitogenTUI", "MitogenLib"]),
-        .testTarget(name: "MitogenLibTests", dependencies: ["MitogenLib", "TestSupport"], exclude: ["Fixtures"]),
+        .executableTarget(name: "MitogenTUI", dependencies: ["MitogenLib", "MitogenSys", "CNcursesw", argumentParser]),
+        .executableTarget(name: "mitogen-bench", dependencies: ["MitogenLib", "MitogenSys", argumentParser]),
+        .target(name: "TestSupport", dependencies: ["MitogenLib", "MitogenSys"], path: "Tests/TestSupport"),
+        .testTarget(name: "MitogenTUITests", dependencies: ["MitogenTUI", "MitogenLib", "MitogenSys", "TestSupport"]),
+        .testTarget(
+            name: "MitogenLibTests",
+            dependencies: ["MitogenLib", "MitogenSys", "MitogenWire", "MitogenCore", "MitogenCalls", "MitogenMaster", "MitogenChild", "TestSupport"],
+            exclude: ["Fixtures"]),
     ]
 )
 

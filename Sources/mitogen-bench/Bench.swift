@@ -1,6 +1,7 @@
 import ArgumentParser
 import Glibc
 import MitogenLib
+import MitogenSys
 
 /// `mitogen-bench`: measures the figures of the issues and prints one JSON
 /// object. Medians over repetitions, with the counts; CPython's pickle is

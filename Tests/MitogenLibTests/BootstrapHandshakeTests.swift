@@ -1,6 +1,12 @@
 import Foundation
 import Testing
-@testable import MitogenLib
+import MitogenLib
+@testable import MitogenSys
+@testable import MitogenWire
+@testable import MitogenCore
+@testable import MitogenCalls
+@testable import MitogenMaster
+@testable import MitogenChild
 
 /// The handshake fed scripted target output, in every chunking that matters.
 @Suite struct BootstrapHandshakeTests {

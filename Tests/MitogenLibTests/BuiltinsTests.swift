@@ -1,6 +1,12 @@
 import Glibc
 import Testing
-@testable import MitogenLib
+import MitogenLib
+@testable import MitogenSys
+@testable import MitogenWire
+@testable import MitogenCore
+@testable import MitogenCalls
+@testable import MitogenMaster
+@testable import MitogenChild
 
 /// Registers the catalog once for the whole test process.
 private let catalogRegistered: Bool = {

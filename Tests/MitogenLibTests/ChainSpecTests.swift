@@ -1,6 +1,12 @@
 import Testing
 
-@testable import MitogenLib
+import MitogenLib
+@testable import MitogenSys
+@testable import MitogenWire
+@testable import MitogenCore
+@testable import MitogenCalls
+@testable import MitogenMaster
+@testable import MitogenChild
 
 @Suite struct ChainSpecTests {
     func parseError(_ text: String) -> ChainSpecError? {

@@ -2,7 +2,13 @@ import Foundation
 import Glibc
 import Testing
 import TestSupport
-@testable import MitogenLib
+import MitogenLib
+@testable import MitogenSys
+@testable import MitogenWire
+@testable import MitogenCore
+@testable import MitogenCalls
+@testable import MitogenMaster
+@testable import MitogenChild
 
 /// How children start (upload, cache, fork server) and end (parent death).
 @Suite(.serialized) struct ChildLifecycleTests {

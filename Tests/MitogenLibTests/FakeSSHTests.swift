@@ -1,7 +1,13 @@
 import Glibc
 import Testing
 import TestSupport
-@testable import MitogenLib
+import MitogenLib
+@testable import MitogenSys
+@testable import MitogenWire
+@testable import MitogenCore
+@testable import MitogenCalls
+@testable import MitogenMaster
+@testable import MitogenChild
 
 /// fakessh: a local program whose `ssh` runs its commands in a context.
 @Suite(.serialized) struct FakeSSHTests {

@@ -1,6 +1,12 @@
 import Foundation
 import Testing
-@testable import MitogenLib
+import MitogenLib
+@testable import MitogenSys
+@testable import MitogenWire
+@testable import MitogenCore
+@testable import MitogenCalls
+@testable import MitogenMaster
+@testable import MitogenChild
 
 /// The first stage run by the real `/bin/sh` (dash here), driven by the real
 /// ``BootstrapHandshake``, uploading a fake child: a shell script that answers

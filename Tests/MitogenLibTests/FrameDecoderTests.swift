@@ -1,6 +1,12 @@
 import Testing
 
-@testable import MitogenLib
+import MitogenLib
+@testable import MitogenSys
+@testable import MitogenWire
+@testable import MitogenCore
+@testable import MitogenCalls
+@testable import MitogenMaster
+@testable import MitogenChild
 
 /// FrameDecoder turns any chunking of a byte stream into the same messages,
 /// and fails for good on corruption or oversize frames.

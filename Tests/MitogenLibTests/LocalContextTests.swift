@@ -1,7 +1,13 @@
 import Glibc
 import Testing
 import TestSupport
-@testable import MitogenLib
+import MitogenLib
+@testable import MitogenSys
+@testable import MitogenWire
+@testable import MitogenCore
+@testable import MitogenCalls
+@testable import MitogenMaster
+@testable import MitogenChild
 
 /// Real child processes: start, call, errors, chains, streams, death, shutdown.
 @Suite(.serialized) struct LocalContextTests {

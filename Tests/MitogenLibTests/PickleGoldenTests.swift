@@ -1,7 +1,13 @@
 import Foundation
 import Testing
 
-@testable import MitogenLib
+import MitogenLib
+@testable import MitogenSys
+@testable import MitogenWire
+@testable import MitogenCore
+@testable import MitogenCalls
+@testable import MitogenMaster
+@testable import MitogenChild
 
 /// The pickle codec against vectors Mitogen 0.3.54 wrote
 /// (`Fixtures/pickle-golden.txt`, from `scripts/pickle_oracle.py golden`) and

@@ -1,6 +1,12 @@
 import Testing
 
-@testable import MitogenLib
+import MitogenLib
+@testable import MitogenSys
+@testable import MitogenWire
+@testable import MitogenCore
+@testable import MitogenCalls
+@testable import MitogenMaster
+@testable import MitogenChild
 
 /// The unpickler on input a hostile or broken peer could send: it must refuse
 /// with an error that says what and where, never crash, hang or allocate more

@@ -1,7 +1,13 @@
 import Foundation
 import Testing
 
-@testable import MitogenLib
+import MitogenLib
+@testable import MitogenSys
+@testable import MitogenWire
+@testable import MitogenCore
+@testable import MitogenCalls
+@testable import MitogenMaster
+@testable import MitogenChild
 
 /// Property tests of the pickle codec against CPython + Mitogen 0.3.54, run
 /// live through `scripts/pickle_oracle.py serve` (one subprocess per test).

@@ -1,7 +1,13 @@
 import Glibc
 import Testing
 import TestSupport
-@testable import MitogenLib
+import MitogenLib
+@testable import MitogenSys
+@testable import MitogenWire
+@testable import MitogenCore
+@testable import MitogenCalls
+@testable import MitogenMaster
+@testable import MitogenChild
 
 /// Contexts of contexts: via chains, id allocation, routes, policies,
 /// unidirectional mode, and what happens when a hop dies.

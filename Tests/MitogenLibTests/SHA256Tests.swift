@@ -1,6 +1,12 @@
 import Foundation
 import Testing
-@testable import MitogenLib
+import MitogenLib
+@testable import MitogenSys
+@testable import MitogenWire
+@testable import MitogenCore
+@testable import MitogenCalls
+@testable import MitogenMaster
+@testable import MitogenChild
 
 /// SHA-256 checked against the system's `sha256sum` (coreutils) and FIPS 180-4 vectors.
 @Suite struct SHA256Tests {

@@ -1,6 +1,12 @@
 import Glibc
 import Testing
-@testable import MitogenLib
+import MitogenLib
+@testable import MitogenSys
+@testable import MitogenWire
+@testable import MitogenCore
+@testable import MitogenCalls
+@testable import MitogenMaster
+@testable import MitogenChild
 
 /// Runs `argv` with stdin from /dev/null and stdout+stderr on one pipe;
 /// returns what it printed and how it ended.

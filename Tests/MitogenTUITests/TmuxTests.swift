@@ -1,6 +1,7 @@
 import Foundation
 import Testing
-@testable import MitogenLib
+import MitogenLib
+import MitogenSys
 @testable import MitogenTUI
 
 /// End-to-end: the real binary in tmux (DESIGN §8). Serialized: each test

@@ -1,6 +1,7 @@
 // Shared checkers for the test targets (STYLE.md habit 9).
 import Glibc
 public import MitogenLib
+import MitogenSys
 
 /// Runs `body` with a fresh master router and always shuts it down.
 public func withTestRouter<T>(_ body: (Router) throws -> T) throws -> T {

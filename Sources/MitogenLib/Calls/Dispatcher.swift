@@ -1,6 +1,9 @@
-import CMitogenSys
-import Glibc
-import Synchronization
+package import CMitogenSys
+package import Glibc
+package import Synchronization
+package import MitogenCore
+package import MitogenSys
+package import MitogenWire
 
 /// Runs the CALL_FUNCTION messages a context receives, one at a time, in
 /// arrival order, as Mitogen's `Dispatcher` does; the broker thread that reads
@@ -12,7 +15,7 @@ import Synchronization
 /// function that throws stores its error under the chain id. Functions
 /// registered `immediate` run on the broker thread at once, so
 /// `mitogen.inflight` answers while another call hangs.
-final class Dispatcher: Sendable {
+package final class Dispatcher: Sendable {
     /// One call being run or waiting to run, for `mitogen.inflight`.
     struct Inflight: Sendable {
         var function: String
@@ -35,16 +38,19 @@ final class Dispatcher: Sendable {
     private let inflight = Mutex<[UInt64: Inflight]>([:])
     private let nextTicket = Atomic<UInt64>(0)
 
-    init(router: Router, profiler: Profiler? = nil) {
+    /// A dispatcher for the calls `router` receives; `router.dispatcher`
+    /// finds it again (for `mitogen.inflight`).
+    package init(router: Router, profiler: Profiler? = nil) {
         self.router = router
         self.profiler = profiler
+        _ = router.extensions.get { self }
     }
 
     /// Takes a CALL_FUNCTION message (broker thread). If no call is running,
     /// the broker hands its loop to a spare thread and this thread runs the
     /// call and writes the reply itself: no thread hand-off on the call path.
     /// Otherwise the call waits its turn behind the running one.
-    func enqueue(_ message: Message) {
+    package func enqueue(_ message: Message) {
         if message.isDead { return }  // the broker is exiting: close() handles the queue
         if let (name, _, _, _) = try? decode(message), let entry = Functions.lookup(name), entry.immediate {
             handle(message, ticket: nextTicket.add(1, ordering: .relaxed).oldValue)
@@ -83,7 +89,7 @@ final class Dispatcher: Sendable {
     }
 
     /// Refuses calls from now on; calls still queued get dead replies.
-    func close() {
+    package func close() {
         let dropped = state.withLock { q in
             q.closed = true
             defer { q.waiting.removeAll() }

@@ -1,6 +1,9 @@
 import CMitogenSys
 import Glibc
 import Logging
+public import MitogenCore
+import MitogenSys
+public import MitogenWire
 
 /// Big files move as a stream of 128 KiB `Blob` messages through a `Sender`,
 /// ended by a `None` message, so neither side holds the whole file and flow
@@ -12,10 +15,10 @@ import Logging
 ///   receiver, sends its `Sender` to `reply_sender`, writes what arrives into
 ///   a temporary file and renames it into place at the end marker;
 ///   `Context.putFile` is the master's half.
-enum FileStreaming {
+package enum FileStreaming {
     static let chunkSize = WireLimits.chunkSize
 
-    static func register() {
+    package static func register() {
         Functions.register(
             "files.get", signature: "(path: str, sender: Sender, limit: int | None = None) -> int",
             summary: "Stream a file to sender in 128 KiB Blobs, then None; returns the byte count."

@@ -1,4 +1,7 @@
 import Synchronization
+public import MitogenCore
+import MitogenSys
+public import MitogenWire
 
 /// What a function running in a context may ask about where it runs: the
 /// Swift form of Mitogen's `takes_econtext` / `takes_router`.
@@ -105,4 +108,12 @@ public struct PyException: Error, Sendable, CustomStringConvertible {
     }
 
     public var description: String { "\(type): \(message)" }
+}
+extension CallContext {
+    /// The router of the context running the function (the seed's `takes_router`).
+    public var router: Router? { routerRef as? Router }
+
+    /// The context that made the call (the seed's `takes_econtext` gives the
+    /// running context; in Swift a function reaches it through `router`).
+    public var caller: Context? { router?.context(byID: callerID) }
 }

@@ -1,13 +1,16 @@
 import CMitogenSys
 import Glibc
+import MitogenCore
+import MitogenSys
+import MitogenWire
 
 /// `fakessh.exec(command, out)`: runs `/bin/sh -c command` in this context
 /// with its stdio streamed. The first message to `out` is a Sender for the
 /// command's stdin (Blobs, then None to close it); then `(1, bytes)` for
 /// stdout and `(2, bytes)` for stderr, and None at the end. Returns the exit
 /// status (128 + signal number for a signal), as ssh reports it.
-enum ProcessStream {
-    static func register() {
+package enum ProcessStream {
+    package static func register() {
         Functions.register(
             "fakessh.exec", signature: "(command: str, out: Sender) -> int",
             summary: "Run a shell command with stdin/stdout/stderr streamed through Senders (used by fakessh)."

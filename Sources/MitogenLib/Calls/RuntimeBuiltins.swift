@@ -1,9 +1,12 @@
+import MitogenCore
+import MitogenSys
+import MitogenWire
 /// Builtins that need the running child's router or dispatcher:
 /// `mitogen.inflight` (what this context is doing now), `mitogen.routes`
 /// (its routing table) and `mitogen.call_context` (a call from this context
 /// to another, as routing and policies allow).
-enum RuntimeBuiltins {
-    static func register() {
+package enum RuntimeBuiltins {
+    package static func register() {
         Functions.register(
             "mitogen.routes", signature: "() -> dict[int, str]",
             summary: "This context's routing table: context id -> name of the stream that leads there.",
@@ -43,9 +46,9 @@ enum RuntimeBuiltins {
             "mitogen.inflight", signature: "() -> list[dict]",
             summary: "The calls running or queued in this context, oldest first, with their age in seconds.",
             immediate: true
-        ) { _, _, _ in
+        ) { _, _, ctx in
             let now = monotonicNow()
-            let calls = ChildRuntime.dispatcher?.current ?? []
+            let calls = ctx.router?.extensions.existing(Dispatcher.self)?.current ?? []
             return .list(
                 calls.map { call in
                     .dict(

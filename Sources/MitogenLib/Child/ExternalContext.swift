@@ -1,6 +1,11 @@
 import CMitogenSys
 import Glibc
 import Logging
+import MitogenCalls
+import MitogenCore
+import MitogenMaster
+import MitogenSys
+import MitogenWire
 
 /// The main loop of a child context (Mitogen's `ExternalContext`): what
 /// `mitogen-child` runs after the first stage `exec`s it.
@@ -67,7 +72,6 @@ public enum ExternalContext {
 
         let profiler = config.profiling ? Profiler() : nil
         let dispatcher = Dispatcher(router: router, profiler: profiler)
-        ChildRuntime.install(router: router, dispatcher: dispatcher)
         RuntimeBuiltins.register()
         FileStreaming.register()
         ProxyConnectFunction.register()
@@ -93,7 +97,7 @@ public enum ExternalContext {
             })
         }
         // MITO002 goes out raw before any frame: the master switches to framing on it.
-        _ = try? output.writeAll(Array((FirstStage.readyMarker + "\n").utf8))
+        _ = try? output.writeAll(Array((BootstrapMarker.readyMarker + "\n").utf8))
         router.setParent(parent)
         // Calls run on the broker's threads (see Dispatcher.enqueue); this
         // thread only waits for the end.
@@ -114,7 +118,7 @@ public enum ExternalContext {
     }
 
     private static func fail(_ text: String) -> Never {
-        let line = FirstStage.linePrefix + "ERROR " + text + "\n"
+        let line = BootstrapMarker.linePrefix + "ERROR " + text + "\n"
         _ = line.withCString { write(1, $0, strlen($0)) }
         exit(1)
     }
@@ -122,10 +126,9 @@ public enum ExternalContext {
     /// Why the directory holding this executable is unsafe, or nil. A cache
     /// directory another user can write would let them replace the child.
     static func cacheDirectoryProblem() -> String? {
-        var buf = [CChar](repeating: 0, count: 4096)
-        let n = readlink("/proc/self/exe", &buf, buf.count - 1)
-        guard n > 0 else { return "cannot read /proc/self/exe: the static child needs /proc mounted" }
-        let path = String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        guard let path = ownExecutablePath() else {
+            return "cannot read /proc/self/exe: the static child needs /proc mounted"
+        }
         guard path.split(separator: "/").last?.hasPrefix("mitogen-child-") == true,
             let slash = path.lastIndex(of: "/")
         else { return nil }  // not run from a cache directory (a development build)
@@ -156,19 +159,5 @@ public enum ExternalContext {
             _ = memcpy(first, buf.baseAddress!, buf.count)
         }
         _ = mitogen_set_process_name(String(title.prefix(15)))
-    }
-}
-
-/// The live router and dispatcher of this child, for builtins that need them
-/// (`mitogen.inflight`, file streaming).
-enum ChildRuntime {
-    nonisolated(unsafe) private(set) static var router: Router?
-    nonisolated(unsafe) private(set) static var dispatcher: Dispatcher?
-    // nonisolated(unsafe): written once in ExternalContext.main before the broker
-    // delivers any message, read-only afterwards.
-
-    static func install(router: Router, dispatcher: Dispatcher) {
-        self.router = router
-        self.dispatcher = dispatcher
     }
 }

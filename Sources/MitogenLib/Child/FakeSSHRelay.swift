@@ -1,5 +1,10 @@
 import CMitogenSys
 import Glibc
+import MitogenCalls
+import MitogenCore
+import MitogenMaster
+import MitogenSys
+import MitogenWire
 
 /// The `ssh` replacement `FakeSSH.run` puts on a program's PATH:
 /// `mitogen-child --mitogen-fakessh SOCKET ARGS...`. It hands its argv to the

@@ -1,5 +1,10 @@
 import CMitogenSys
 import Glibc
+import MitogenCalls
+import MitogenCore
+import MitogenMaster
+import MitogenSys
+import MitogenWire
 
 /// The fork server ("zygote") side: `mitogen-child --mitogen-zygote`.
 ///

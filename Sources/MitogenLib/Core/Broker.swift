@@ -1,6 +1,8 @@
 import CMitogenSys
 import Glibc
 import Synchronization
+import MitogenWire
+import MitogenSys
 
 /// One readable/writable descriptor the Broker watches, with what to do when
 /// it is ready (Mitogen's `Side`). Handlers run on the broker thread.
@@ -204,7 +206,7 @@ public final class Broker: @unchecked Sendable {
 
     /// Registers work for `shutdown()`: `graceful` runs when shutdown starts,
     /// `force` when the grace time is over, `exit` just before the thread ends.
-    func addLifecycleHandlers(graceful: (() -> Void)? = nil, force: (() -> Void)? = nil, exit: (() -> Void)? = nil) {
+    package func addLifecycleHandlers(graceful: (() -> Void)? = nil, force: (() -> Void)? = nil, exit: (() -> Void)? = nil) {
         assertOnBroker()
         if let graceful { shutdownHandlers.append(graceful) }
         if let force { forceHandlers.append(force) }
@@ -249,7 +251,7 @@ public final class Broker: @unchecked Sendable {
     ///
     /// This keeps the child's call path free of thread hand-offs: the thread
     /// that read the request runs it and writes the reply.
-    func handOffLoop() {
+    package func handOffLoop() {
         assertOnBroker()
         if let side = activeSide, side.onHandOff != nil {
             // The new leader first finishes what this side's handler left undone.

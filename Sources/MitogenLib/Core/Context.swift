@@ -1,4 +1,6 @@
 import Synchronization
+public import MitogenWire
+import MitogenSys
 
 /// A context: a process (local or remote) running MitogenLib that this
 /// program can send messages to and call functions in (Mitogen's `Context`).
@@ -23,7 +25,7 @@ public final class Context: Sendable {
 
     /// The context's name, e.g. `local.4242` or `ssh.web1`.
     public var name: String? { nameBox.withLock { $0 } }
-    func setName(_ name: String) { nameBox.withLock { $0 = name } }
+    package func setName(_ name: String) { nameBox.withLock { $0 = name } }
 
     /// True once the context's stream died or it shut down.
     public var isDisconnected: Bool { disconnected.load(ordering: .acquiring) }

@@ -1,3 +1,5 @@
+public import MitogenWire
+import MitogenSys
 /// Context, Sender and CallError cross the wire as Mitogen's own pickled
 /// objects, so they can be arguments and results of calls (a `Sender` handed
 /// to a function that streams back, a `Context` naming a peer).
@@ -74,13 +76,4 @@ extension CallError: ValueConvertible, Codable {
 private func routerInfo(_ decoder: any Decoder) -> [CodingUserInfoKey: any Sendable] {
     guard let router = decoder.userInfo[.mitogenRouter] as? Router else { return [:] }
     return [.mitogenRouter: router]
-}
-
-extension CallContext {
-    /// The router of the context running the function (the seed's `takes_router`).
-    public var router: Router? { routerRef as? Router }
-
-    /// The context that made the call (the seed's `takes_econtext` gives the
-    /// running context; in Swift a function reaches it through `router`).
-    public var caller: Context? { router?.context(byID: callerID) }
 }

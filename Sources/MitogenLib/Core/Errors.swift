@@ -1,3 +1,5 @@
+import MitogenWire
+import MitogenSys
 /// The errors of the seed (`mitogen.core.Error` and its family), Swift-style.
 ///
 /// Every error MitogenLib raises to callers conforms to `MitogenError`, the
@@ -61,7 +63,7 @@ public struct ChannelError: MitogenError, Equatable {
     static let localEnd = "Channel closed by local end."
     static let remoteEnd = "Channel closed by remote end."
     static let receiverClosed = "the Receiver has been closed"
-    static let brokerExited = "Broker has exitted"
+    package static let brokerExited = "Broker has exitted"
     static let respondentDisconnected = "the respondent Context has disconnected"
 }
 

@@ -1,6 +1,8 @@
 import CMitogenSys
 import Glibc
 import Synchronization
+import MitogenWire
+import MitogenSys
 
 /// A thread-safe queue that blocks readers until an item arrives: the place
 /// every user thread waits in MitogenLib (`Receiver.get`, `Select.get`, calls).

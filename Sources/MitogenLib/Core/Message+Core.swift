@@ -1,3 +1,5 @@
+public import MitogenWire
+import MitogenSys
 /// The seed's Message API that needs Core: typed `router`/`receiver`,
 /// `unpickle(throw:)` and `reply(...)`.
 extension Message {

@@ -1,4 +1,6 @@
 import Synchronization
+import MitogenWire
+import MitogenSys
 
 /// Package data of the seed's `mitogen` module: who this process is in the
 /// tree. In a master these stay at their defaults; a child sets them at start.
@@ -29,9 +31,9 @@ public enum Mitogen {
     public static var contextName: String { identity.withLock { $0.contextName } }
 
     /// SHA-256 of this child's own executable, when the parent said it.
-    static var childHash: String? { identity.withLock { $0.childHash } }
+    package static var childHash: String? { identity.withLock { $0.childHash } }
 
-    static func setChildIdentity(contextID: UInt32, parentIDs: [UInt32], name: String, childHash: String?) {
+    package static func setChildIdentity(contextID: UInt32, parentIDs: [UInt32], name: String, childHash: String?) {
         identity.withLock {
             $0 = Identity(isMaster: false, contextID: contextID, parentIDs: parentIDs, contextName: name, childHash: childHash)
         }

@@ -1,6 +1,8 @@
 import CMitogenSys
 import Glibc
 import Synchronization
+import MitogenWire
+import MitogenSys
 
 /// Per-name call counts and times, written as a text table on graceful exit
 /// when profiling is on (the seed's `profiling`: Mitogen writes a cProfile

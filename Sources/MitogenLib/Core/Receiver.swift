@@ -1,4 +1,6 @@
 import Synchronization
+public import MitogenWire
+import MitogenSys
 
 /// Waits for messages sent to one handle in this context (Mitogen's
 /// `Receiver`): the reply of a call, or a stream of messages from a `Sender`.

@@ -1,12 +1,11 @@
 import Synchronization
+import MitogenWire
+import MitogenSys
 
-/// The routing half of the tree (Mitogen's `RouteMonitor` and `IdAllocator`):
-/// how ids are handed out and how every ancestor learns the way to every
-/// descendant.
+/// The routing half of the tree (Mitogen's `RouteMonitor`): how every
+/// ancestor learns the way to every descendant. (Ids are handed out by the
+/// master's `IdAllocator` in MitogenMaster.)
 ///
-/// - Ids come from the master in blocks of 1000 (ALLOCATE_ID, reply
-///   `(start, end)` with `end` exclusive); a parent starting children spends
-///   its block, then asks again.
 /// - When a context finishes starting a child it sends ADD_ROUTE
 ///   `"<id>:<name>"` to its parent; each ancestor routes that id down the
 ///   stream it came from and passes the message up.
@@ -14,8 +13,6 @@ import Synchronization
 ///   those contexts are woken, and DEL_ROUTE `"<id>"` goes up to the parent
 ///   and down to every other child that ever sent to that id.
 extension Router {
-    static let idBlockSize: UInt32 = 1000
-
     func installRouteHandlers() {
         // Dead messages (the broker exiting) carry no route: handlers skip them.
         _ = try? addHandler(handle: Handle.addRoute, policy: isImmediateChild) { [weak self] msg in
@@ -23,37 +20,6 @@ extension Router {
         }
         _ = try? addHandler(handle: Handle.delRoute) { [weak self] msg in
             if !msg.isDead { self?.onDelRoute(msg) }
-        }
-        if isMaster {
-            _ = try? addHandler(handle: Handle.allocateID) { [weak self] msg in
-                guard let self, !msg.isDead else { return }
-                let start = nextContextID.add(Self.idBlockSize, ordering: .relaxed).oldValue
-                msg.reply(.tuple([.int(Int(start)), .int(Int(start + Self.idBlockSize))]), router: self)
-            }
-        }
-    }
-
-    /// A new context id: from the master's counter, or in a child from its
-    /// block (asking the master for a new block when it runs out).
-    /// - Throws: `ChannelError`/`TimeoutError` if a child cannot reach the master.
-    public func allocateID() throws -> UInt32 {
-        if isMaster { return nextContextID.add(1, ordering: .relaxed).oldValue }
-        if let id = idBlock.withLock({ block -> UInt32? in
-            guard block.next < block.end else { return nil }
-            defer { block.next += 1 }
-            return block.next
-        }) {
-            return id
-        }
-        let reply = try context(byID: 0).sendAwait(Message(handle: Handle.allocateID), deadline: 30)
-        guard case .tuple(let pair) = reply, pair.count == 2, let start = pair[0].intValue, let end = pair[1].intValue,
-            start < end
-        else {
-            throw StreamError("ALLOCATE_ID: unexpected reply \(reply.displayText)")
-        }
-        return idBlock.withLock { block in
-            block = (UInt32(start) + 1, UInt32(end))
-            return UInt32(start)
         }
     }
 
@@ -64,7 +30,7 @@ extension Router {
     }
 
     /// Tells the parent (and through it every ancestor) how to reach `id`.
-    func announceRoute(_ id: UInt32, name: String) {
+    package func announceRoute(_ id: UInt32, name: String) {
         guard !isMaster, let parent = parentIDs.first else { return }
         route(Message(dstID: parent, handle: Handle.addRoute, data: Array("\(id):\(name)".utf8)).from(contextID))
     }

@@ -1,7 +1,9 @@
 import CMitogenSys
 import Glibc
 import Logging
-import Synchronization
+package import Synchronization
+public import MitogenWire
+import MitogenSys
 
 /// Decides whether a message may reach a handler: `policy(message, stream)`
 /// where `stream` is the stream it arrived on (nil when sent locally).
@@ -53,32 +55,16 @@ public final class Router: @unchecked Sendable {
 
     private let handlers = Mutex<[UInt32: HandlerEntry]>([:])
     private let nextHandle = Atomic<UInt32>(Handle.firstDynamic)
-    let routes = Mutex<[UInt32: Stream]>([:])
+    package let routes = Mutex<[UInt32: Stream]>([:])
     private let contexts = Mutex<[UInt32: Context]>([:])
     private let ownsBroker: Bool
     private(set) var parentStream: Stream?
     private let exited = Atomic<Bool>(false)
-    /// Extra environment for processes this router spawns (tests point
-    /// XDG_CACHE_HOME at a fresh cache with it, without touching the process).
-    let childEnvironment = Mutex<[String: String]>([:])
-    /// Processes this router spawned and has not reaped yet.
-    let childProcesses = Mutex<Set<Int32>>([])
-
-    /// Fallback cache roots for the first stage (nil: FirstStage's defaults).
-    let cacheFallbackRoots = Mutex<[String]?>(nil)
-
-    /// Points the first stage's fallback cache directories (after the user's
-    /// own cache) at `roots`: tests use it to start from a really empty cache.
-    package func setCacheFallbackRoots(_ roots: [String]) {
-        cacheFallbackRoots.withLock { $0 = roots }
-    }
-
-    /// Sets `key=value` in the environment of processes this router spawns.
-    package func setChildEnvironment(_ key: String, _ value: String) {
-        childEnvironment.withLock { $0[key] = value }
-    }
     /// What the master's snapshot API reads; also fed in children for their own use.
     public let observer = RouterObserver()
+    /// State the layers above keep per router (the master's id counter and
+    /// spawned processes, ...), without Core knowing its types.
+    package let extensions = RouterExtensions()
 
     /// A master router with a private broker (shutdown grace 5.0 s).
     /// - Parameter profiling: record every call's round trip by function and
@@ -113,51 +99,12 @@ public final class Router: @unchecked Sendable {
             try? setup.put(true)
         }
         _ = try? setup.get()
-        if parentIDs.isEmpty { installMasterHandlers() }
         installRouteHandlers()
     }
 
-    // MARK: Master duties
-
-    /// The master's next free context id.
-    let nextContextID = Atomic<UInt32>(1)
-    /// A child's block of ids from ALLOCATE_ID: next free, end (exclusive).
-    let idBlock = Mutex<(next: UInt32, end: UInt32)>((0, 0))
-
-    private func installMasterHandlers() {
-        _ = try? addHandler(handle: Handle.forwardLog) { [weak self] msg in
-            guard let self, !msg.isDead else { return }
-            let parts = msg.data.split(separator: 0, maxSplits: 2, omittingEmptySubsequences: false)
-            guard parts.count == 3 else { return }
-            logFromChild(
-                contextID: msg.srcID, logger: String(decoding: parts[0], as: UTF8.self),
-                level: Int(String(decoding: parts[1], as: UTF8.self)) ?? 20,
-                message: String(decoding: parts[2], as: UTF8.self))
-        }
-    }
-
-    /// Records a log line drained from a context: into the observer's buffer
-    /// and this process's swift-log, as `<logger>.[<context name>]`.
-    func logFromChild(contextID id: UInt32, logger: String, level: Int, message: String) {
-        let name = contexts.withLock { $0[id]?.name } ?? String(id)
-        observer.appendLog(
-            LogRecord(contextID: id, contextName: name, logger: logger, level: level, message: message, time: wallClockNow()))
-        Logger(label: "\(logger).[\(name)]").log(level: Logger.Level(pythonLevel: level), "\(message)")
-    }
 
     /// Set when this router profiles (see `init(profiling:)`).
     public let profiler: Profiler?
-    private let debugFlag = Atomic<Bool>(false)
-
-    /// True after `enableDebug()`: new children get `debug` by default.
-    public var debugEnabled: Bool { debugFlag.load(ordering: .relaxed) }
-
-    /// Makes this process and every child started afterwards write debug
-    /// logs to `/tmp/mitogen.<pid>.log` (the seed's `enable_debug`).
-    public func enableDebug() {
-        debugFlag.store(true, ordering: .relaxed)
-        logToFile(path: "/tmp/mitogen.\(getpid()).log", level: "DEBUG")
-    }
 
     /// True in the master (context 0 with no parent).
     public var isMaster: Bool { parentIDs.isEmpty }
@@ -202,9 +149,12 @@ public final class Router: @unchecked Sendable {
         }
     }
 
-    func hasHandler(_ handle: UInt32) -> Bool { handlers.withLock { $0[handle] != nil } }
+    package func hasHandler(_ handle: UInt32) -> Bool { handlers.withLock { $0[handle] != nil } }
 
     // MARK: Contexts and routes
+
+    /// The name of the context `id`, if this router has heard of it.
+    package func knownName(of id: UInt32) -> String? { contexts.withLock { $0[id]?.name } }
 
     /// The canonical `Context` for `id`, created on first use.
     public func context(byID id: UInt32, name: String? = nil) -> Context {
@@ -372,7 +322,7 @@ public final class Router: @unchecked Sendable {
     }
 
     /// Sends a dead reply to `msg` if it wants a reply and is not itself dead.
-    func sendDead(replyingTo msg: Message, _ reason: String) {
+    package func sendDead(replyingTo msg: Message, _ reason: String) {
         guard msg.replyTo != 0, !msg.isDead else { return }
         route(Message.dead(reason: reason, dstID: msg.srcID, handle: msg.replyTo).from(contextID))
     }
@@ -452,7 +402,6 @@ public final class Router: @unchecked Sendable {
 
     private func onBrokerExit() {
         exited.store(true, ordering: .releasing)
-        reapChildProcesses()
         profiler?.write(threadName: "mitogen.broker")
         let all = handlers.withLock { map -> [(UInt32, MessageHandler)] in
             defer { map.removeAll() }
@@ -463,34 +412,6 @@ public final class Router: @unchecked Sendable {
     }
 }
 
-extension Router {
-    /// Leaves no zombie and no orphan behind when the broker exits: waits up to
-    /// a second for spawned processes to exit, then SIGTERMs, then SIGKILLs.
-    func reapChildProcesses() {
-        var left = childProcesses.withLock { $0 }
-        let deadline = monotonicNow() + 1.0
-        var signalled = false
-        while !left.isEmpty {
-            for pid in left {
-                switch Result(catching: { () throws(SystemError) in try waitProcess(pid, block: false) }) {
-                case .success(.some), .failure: left.remove(pid)
-                case .success(.none): break
-                }
-            }
-            if left.isEmpty { break }
-            if monotonicNow() > deadline {
-                for pid in left { _ = sendSignal(signalled ? SIGKILL : SIGTERM, to: pid) }
-                if signalled {
-                    for pid in left { _ = try? waitProcess(pid, block: true) }
-                    break
-                }
-                signalled = true
-            }
-            usleep(5_000)
-        }
-        childProcesses.withLock { $0.removeAll() }
-    }
-}
 
 /// A misuse of the router (a duplicate or unknown handle, a bad route).
 public struct RouterError: MitogenError, Equatable {
@@ -501,7 +422,7 @@ public struct RouterError: MitogenError, Equatable {
 
 extension Message {
     /// This message with `srcID` and `authID` set to `id`.
-    func from(_ id: UInt32) -> Message {
+    package func from(_ id: UInt32) -> Message {
         var m = self
         m.srcID = id
         m.authID = id

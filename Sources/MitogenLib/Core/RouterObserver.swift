@@ -1,4 +1,6 @@
-import Synchronization
+package import Synchronization
+package import MitogenWire
+package import MitogenSys
 
 /// A call the router is waiting on: what the console shows as "pending".
 public struct PendingCall: Sendable, Equatable {
@@ -118,13 +120,13 @@ public final class RouterObserver: Sendable {
 
 extension Value {
     /// `a, b, key=c` for displays, secrets hidden.
-    static func argumentsText(_ args: [Value], _ kwargs: PyDict) -> String {
+    package static func argumentsText(_ args: [Value], _ kwargs: PyDict) -> String {
         (args.map(\.displayText) + kwargs.map { "\($0.key.stringValue ?? "?")=\($0.value.displayText)" })
             .joined(separator: ", ")
     }
 
     /// Short text for displays: Python-like, secrets hidden, long values cut.
-    var displayText: String {
+    package var displayText: String {
         let text: String
         switch self {
         case .secret: text = "[secret]"
@@ -205,7 +207,7 @@ extension RouterObserver {
     /// Every context this router started or learnt of, by id.
     public var contexts: [ContextInfo] { contextTable.withLock { $0.values.sorted { $0.id < $1.id } } }
 
-    func contextUpdated(_ id: UInt32, _ update: @Sendable (inout ContextInfo) -> Void) {
+    package func contextUpdated(_ id: UInt32, _ update: @Sendable (inout ContextInfo) -> Void) {
         contextTable.withLock { table in
             if var info = table[id] {
                 update(&info)

@@ -1,3 +1,5 @@
+import MitogenWire
+import MitogenSys
 /// Everything an observer (the console) reads from a router, in one copy
 /// (DESIGN §7): the context tree, per-stream traffic, pending calls, and a
 /// generation number that changes whenever any of it does. Building one

@@ -1,4 +1,6 @@
 import Synchronization
+public import MitogenWire
+import MitogenSys
 
 /// Waits on many receivers (and other Selects) at once and returns messages
 /// in arrival order (Mitogen's `mitogen.select.Select`).

@@ -1,3 +1,5 @@
+public import MitogenWire
+import MitogenSys
 /// Sends messages to a handle in some context (Mitogen's `Sender`), the
 /// other end of a `Receiver`. Senders can be passed to other contexts as
 /// call arguments: they pickle as `mitogen.core.Sender(context_id, handle)`.

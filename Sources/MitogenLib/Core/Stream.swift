@@ -1,6 +1,8 @@
 import CMitogenSys
 import Glibc
 import Synchronization
+import MitogenWire
+package import MitogenSys
 
 /// What a stream does with bytes before framing starts (the child upload
 /// handshake). The master's connection code supplies one; Core only feeds it.
@@ -57,14 +59,14 @@ public final class Stream: @unchecked Sendable {
     let broker: Broker
     let rx: FileDescriptor
     let tx: FileDescriptor
-    let rxSide: BrokerSide
-    let txSide: BrokerSide
+    package let rxSide: BrokerSide
+    package let txSide: BrokerSide
     var decoder: FrameDecoder
-    var handshake: (any StreamHandshake)?
+    package var handshake: (any StreamHandshake)?
     /// Destination ids seen arriving on this stream (for DEL_ROUTE propagation).
     var egressIDs: Set<UInt32> = []
     var onMessage: ((Message, Stream) -> Void)?
-    var disconnectHooks: [() -> Void] = []
+    package var disconnectHooks: [() -> Void] = []
     let maxMessageSize: Int
 
     static let highWater = 4 << 20
@@ -86,7 +88,7 @@ public final class Stream: @unchecked Sendable {
     private let messagesOut = Atomic<UInt64>(0)
     private let disconnectedFlag = Atomic<Bool>(false)
 
-    init(
+    package init(
         name: String, remoteID: UInt32, broker: Broker, rx: FileDescriptor, tx: FileDescriptor,
         privileged: Bool, pid: Int32? = nil, maxMessageSize: Int = WireLimits.defaultMaxMessageSize
     ) {
@@ -159,7 +161,7 @@ public final class Stream: @unchecked Sendable {
     }
 
     /// Set by connection code: called once if the handshake fails.
-    var onHandshakeFailure: ((StreamError) -> Void)?
+    package var onHandshakeFailure: ((StreamError) -> Void)?
 
     private func failHandshake(_ error: StreamError) {
         let fn = onHandshakeFailure
@@ -301,7 +303,7 @@ public final class Stream: @unchecked Sendable {
     /// Closes the stream: stops watching, closes the descriptors, wakes blocked
     /// senders, and runs the disconnect hooks (the router deletes routes and
     /// wakes waiters). Idempotent.
-    func disconnect(reason: String) {
+    package func disconnect(reason: String) {
         guard !disconnectedFlag.exchange(true, ordering: .acquiringAndReleasing) else { return }
         broker.remove(rxSide)
         if txSide !== rxSide { broker.remove(txSide) }

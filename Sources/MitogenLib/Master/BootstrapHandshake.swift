@@ -1,3 +1,7 @@
+import MitogenCalls
+import MitogenCore
+import MitogenSys
+import MitogenWire
 /// The master's side of the first-stage conversation: reads what the target
 /// prints until the child is ready, uploading the child on a cache miss.
 ///

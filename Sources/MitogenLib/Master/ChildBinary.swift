@@ -1,6 +1,10 @@
 import CMitogenSys
 import Glibc
 import Synchronization
+import MitogenCalls
+import MitogenCore
+import MitogenSys
+import MitogenWire
 
 /// The `mitogen-child` executable the master uploads: its bytes, content hash
 /// and compressed forms.
@@ -94,7 +98,7 @@ public final class ChildBinary: Sendable {
         self.path = path
         self.platform = platform
         self.formCacheDirectory = formCacheDirectory
-        self.raw = try readWholeFile(path)
+        self.raw = try readBinary(path)
         self.hash = SHA256.hexDigest(of: raw)
     }
 
@@ -105,14 +109,14 @@ public final class ChildBinary: Sendable {
         self.path = path
         self.platform = platform
         self.formCacheDirectory = ChildBinary.defaultFormCacheDirectory()
-        self.raw = try readWholeFile(path)
+        self.raw = try readBinary(path)
         self.hash = knownHash
     }
 
     /// `${XDG_CACHE_HOME:-$HOME/.cache}/mitogen/forms`, or nil when neither variable is set.
     public static func defaultFormCacheDirectory() -> String? {
-        if let xdg = environment("XDG_CACHE_HOME"), xdg.hasPrefix("/") { return xdg + "/mitogen/forms" }
-        if let home = environment("HOME"), !home.isEmpty { return home + "/.cache/mitogen/forms" }
+        if let xdg = environmentValue("XDG_CACHE_HOME"), xdg.hasPrefix("/") { return xdg + "/mitogen/forms" }
+        if let home = environmentValue("HOME"), !home.isEmpty { return home + "/.cache/mitogen/forms" }
         return nil
     }
 
@@ -129,24 +133,26 @@ public final class ChildBinary: Sendable {
             var info = stat()
             return stat(candidate, &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG && access(candidate, X_OK) == 0
         }
-        if let exe = currentExecutablePath(), let slash = exe.lastIndex(of: "/") {
+        if let exe = ownExecutablePath(), let slash = exe.lastIndex(of: "/") {
             let sibling = String(exe[..<slash]) + "/mitogen-child"
             if usable(sibling) { return sibling }
         } else {
             looked.append("next to the current executable (/proc/self/exe is unreadable)")
         }
-        if let fromEnvironment = environment("MITOGEN_CHILD"), !fromEnvironment.isEmpty {
+        if let fromEnvironment = environmentValue("MITOGEN_CHILD"), !fromEnvironment.isEmpty {
             if usable(fromEnvironment) { return fromEnvironment }
         } else {
             looked.append("$MITOGEN_CHILD (unset)")
         }
-        for directory in (environment("PATH") ?? "").split(separator: ":") where !directory.isEmpty {
+        for directory in (environmentValue("PATH") ?? "").split(separator: ":") where !directory.isEmpty {
             let candidate = String(directory) + "/mitogen-child"
             if usable(candidate) { return candidate }
         }
         throw ChildBinaryError(
             .notFound,
-            "cannot find the mitogen-child executable; looked at: " + looked.joined(separator: ", "))
+            "cannot find the mitogen-child executable; looked at: " + looked.joined(separator: ", ")
+                + ". Build it with `swift build --product mitogen-child` (add `-c release` for a small child)"
+                + " and put it next to this program, or set MITOGEN_CHILD to its path")
     }
 
     /// The executable encoded as `format`.
@@ -169,7 +175,7 @@ public final class ChildBinary: Sendable {
 
     private func loadOrCompress(_ format: Format, argv: [String]) throws(ChildBinaryError) -> [UInt8] {
         let name = "\(hash).\(format.rawValue)"
-        if let directory = formCacheDirectory, let cached = try? readWholeFile(directory + "/" + name),
+        if let directory = formCacheDirectory, let cached = try? readBinary(directory + "/" + name),
             !cached.isEmpty
         {
             return cached
@@ -178,7 +184,7 @@ public final class ChildBinary: Sendable {
             let temporary = "\(directory)/.\(name).\(getpid())"
             try runCompressor(argv, input: path, output: temporary)
             defer { unlink(temporary) }
-            let bytes = try readWholeFile(temporary)
+            let bytes = try readBinary(temporary)
             // A failed rename only costs the next process a recompression.
             _ = rename(temporary, directory + "/" + name)
             return bytes
@@ -192,7 +198,7 @@ public final class ChildBinary: Sendable {
         let temporary = String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
         defer { unlink(temporary) }
         try runCompressor(argv, input: path, output: temporary)
-        return try readWholeFile(temporary)
+        return try readBinary(temporary)
     }
 }
 
@@ -228,81 +234,45 @@ public struct ChildBinaryError: Error, CustomStringConvertible, Sendable {
     }
 }
 
-// MARK: - Small system helpers, private to this file.
+// MARK: - Reading and compressing, through MitogenSys.
 
-private func environment(_ name: String) -> String? {
-    getenv(name).map { String(cString: $0) }
-}
-
-private func currentExecutablePath() -> String? {
-    var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-    let count = readlink("/proc/self/exe", &buffer, buffer.count - 1)
-    guard count > 0 else { return nil }
-    return String(decoding: buffer[..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-}
-
-/// Reads all of `path` with open(2)/read(2), retrying EINTR.
-func readWholeFile(_ path: String) throws(ChildBinaryError) -> [UInt8] {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else { throw ChildBinaryError(.unreadable, "cannot open \(path)", errno: errno) }
-    defer { close(fd) }
-    var info = stat()
-    guard fstat(fd, &info) == 0 else { throw ChildBinaryError(.unreadable, "cannot stat \(path)", errno: errno) }
-    var bytes: [UInt8] = []
-    bytes.reserveCapacity(Int(info.st_size))
-    var chunk = [UInt8](repeating: 0, count: 1 << 16)
-    while true {
-        let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-        if count > 0 {
-            bytes.append(contentsOf: chunk[..<count])
-        } else if count == 0 {
-            return bytes
-        } else if errno != EINTR {
-            throw ChildBinaryError(.unreadable, "cannot read \(path)", errno: errno)
-        }
+/// `readWholeFile` with the failure as a `ChildBinaryError`.
+private func readBinary(_ path: String) throws(ChildBinaryError) -> [UInt8] {
+    do {
+        return try readWholeFile(path)
+    } catch {
+        let step = error.operation.hasPrefix("open") ? "open" : "read"
+        throw ChildBinaryError(.unreadable, "cannot \(step) \(path)", errno: error.errno)
     }
-}
-
-/// `mkdir -p` with mode 0700 for each created component; true if `path` is a directory afterwards.
-private func makeDirectories(_ path: String) -> Bool {
-    var prefix = ""
-    for component in path.split(separator: "/") {
-        prefix += "/" + component
-        if mkdir(prefix, 0o700) != 0 && errno != EEXIST { return false }
-    }
-    var info = stat()
-    return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
 }
 
 /// Runs `argv` (looked up on PATH) with stdin from `input`, stdout to `output`
-/// (created 0600) and stderr to /dev/null, and waits for it. posix_spawnp does
-/// the fork and exec, so no Swift code runs in the child.
+/// (created 0600, never through a symlink) and stderr to /dev/null, and
+/// waits for it.
 private func runCompressor(_ argv: [String], input: String, output: String) throws(ChildBinaryError) {
-    var actions = posix_spawn_file_actions_t()
-    posix_spawn_file_actions_init(&actions)
-    defer { posix_spawn_file_actions_destroy(&actions) }
-    posix_spawn_file_actions_addopen(&actions, 0, input, O_RDONLY, 0)
-    posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-    posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
-    let cArgs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
-    defer { cArgs.forEach { free($0) } }
-    var pid = pid_t()
-    let spawned = posix_spawnp(&pid, argv[0], &actions, nil, cArgs, environ)
     let command = argv.joined(separator: " ")
-    guard spawned == 0 else {
-        throw ChildBinaryError(.compressionFailed, "cannot run `\(command)` to compress \(input)", errno: spawned)
-    }
-    var status: Int32 = 0
-    while waitpid(pid, &status, 0) < 0 {
-        guard errno == EINTR else {
-            throw ChildBinaryError(.compressionFailed, "cannot wait for `\(command)`", errno: errno)
+    do {
+        let source = try FileDescriptor.open(input, flags: O_RDONLY)
+        defer { source.close() }
+        let sink = try FileDescriptor.open(output, flags: O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, mode: 0o600)
+        defer { sink.close() }
+        let null = try FileDescriptor.open("/dev/null", flags: O_WRONLY)
+        defer { null.close() }
+        let pid = try spawnProcess(SpawnRequest(executable: argv[0], argv: argv, stdin: source, stdout: sink, stderr: null))
+        switch try waitProcess(pid, block: true) {
+        case .exited(0): return
+        case .exited(let code):
+            throw ChildBinaryError(.compressionFailed, "`\(command) < \(input)` exited with status \(code)")
+        case .signaled(let signal):
+            throw ChildBinaryError(.compressionFailed, "`\(command) < \(input)` was killed by signal \(signal)")
+        case nil:
+            throw ChildBinaryError(.compressionFailed, "`\(command)` did not finish")
         }
-    }
-    // WIFEXITED and WEXITSTATUS are macros Swift cannot import.
-    let exited = status & 0x7f == 0
-    let exitStatus = (status >> 8) & 0xff
-    guard exited && exitStatus == 0 else {
-        let how = exited ? "exited with status \(exitStatus)" : "was killed by signal \(status & 0x7f)"
-        throw ChildBinaryError(.compressionFailed, "`\(command) < \(input)` \(how)")
+    } catch let error as SystemError {
+        throw ChildBinaryError(.compressionFailed, "cannot run `\(command)` to compress \(input): \(error)")
+    } catch let error as ChildBinaryError {
+        throw error
+    } catch {
+        throw ChildBinaryError(.compressionFailed, "cannot run `\(command)`: \(error)")
     }
 }

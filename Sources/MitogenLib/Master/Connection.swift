@@ -1,6 +1,10 @@
 import CMitogenSys
 import Glibc
 import Synchronization
+import MitogenCalls
+public import MitogenCore
+import MitogenSys
+import MitogenWire
 
 /// The parameters every connection method accepts (the seed's `local()`
 /// parameters, which all other methods inherit).
@@ -99,7 +103,7 @@ extension Router {
         let id = try allocateID()
         let remoteName = (options.remoteName ?? defaultRemoteName()).replacingSlashes()
         let config = childConfig(id: id, options)
-        let roots = cacheFallbackRoots.withLock { $0 } ?? FirstStage.defaultFallbackRoots
+        let roots = parentState.cacheFallbackRoots.withLock { $0 } ?? FirstStage.defaultFallbackRoots
         let stageArgv = FirstStage.argv(
             hash: child.hash, name: remoteName, childArguments: [config.argument], fallbackRoots: roots)
         let stageCommand = FirstStage.shellCommand(
@@ -126,9 +130,9 @@ extension Router {
             options: options, child: child)
     }
 
-    /// The environment for a spawned transport: ours plus `childEnvironment`.
+    /// The environment for a spawned transport: ours plus `parentState.childEnvironment`.
     func spawnEnvironment() -> [String]? {
-        let extra = childEnvironment.withLock { $0 }
+        let extra = parentState.childEnvironment.withLock { $0 }
         guard !extra.isEmpty else { return nil }
         var env = currentEnvironment().filter { entry in !extra.keys.contains { entry.hasPrefix($0 + "=") } }
         for (k, v) in extra { env.append("\(k)=\(v)") }
@@ -166,10 +170,10 @@ extension Router {
         handshake.onReady = { try? outcome.put(nil) }
         stream.handshake = handshake
         stream.onHandshakeFailure = { error in try? outcome.put(error) }
-        if isOurChild { childProcesses.withLock { _ = $0.insert(pid) } }
+        if isOurChild { parentState.childProcesses.withLock { _ = $0.insert(pid) } }
         // The hook holds the router until the stream dies (at the latest when the broker exits).
         stream.disconnectHooks.append { [broker, self] in
-            Reaper.start(pid: pid, isOurChild: isOurChild, broker: broker) { self.childProcesses.withLock { _ = $0.remove(pid) } }
+            Reaper.start(pid: pid, isOurChild: isOurChild, broker: broker) { self.parentState.childProcesses.withLock { _ = $0.remove(pid) } }
         }
         let diagnostics = DiagnosticsReader(fd: stderr, contextID: id, contextName: name, router: self, handshake: handshake)
         register(context, stream: stream)
@@ -236,9 +240,9 @@ enum ChildBinaryCache {
             do {
                 let made: ChildBinary
                 if !Mitogen.isMaster, let hash = Mitogen.childHash {
-                    made = try ChildBinary(path: ownExecutablePath(), knownHash: hash)
+                    made = try ChildBinary(path: ownExecutablePath() ?? "/proc/self/exe", knownHash: hash)
                 } else if !Mitogen.isMaster {
-                    made = try ChildBinary(path: ownExecutablePath())
+                    made = try ChildBinary(path: ownExecutablePath() ?? "/proc/self/exe")
                 } else {
                     made = try ChildBinary(path: ChildBinary.locate())
                 }
@@ -249,14 +253,6 @@ enum ChildBinaryCache {
             }
         }
     }
-}
-
-/// This process's executable, resolved through /proc/self/exe.
-func ownExecutablePath() -> String {
-    var buf = [CChar](repeating: 0, count: 4096)
-    let n = readlink("/proc/self/exe", &buf, buf.count - 1)
-    guard n > 0 else { return "/proc/self/exe" }
-    return String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
 }
 
 /// Adapts the master's upload state machine to the stream's handshake hook,

@@ -1,3 +1,7 @@
+import MitogenCalls
+import MitogenCore
+import MitogenSys
+import MitogenWire
 /// The POSIX `sh` first stage: the program every connection method runs on a
 /// target to find, or receive, the static `mitogen-child` and `exec` it.
 ///
@@ -42,11 +46,11 @@
 /// `shellCommand` is a single line that csh-family login shells accept too.
 public enum FirstStage {
     /// `$0` of the first-stage shell, as `ps` shows it on the target.
-    public static let processName = "mitogen-stage1"
+    public static let processName = BootstrapMarker.processName
     /// Every line the first stage prints starts with this.
-    public static let linePrefix = "MITOGEN0 "
+    public static let linePrefix = BootstrapMarker.linePrefix
     /// The line the child prints when its message loop is ready.
-    public static let readyMarker = "MITO002"
+    public static let readyMarker = BootstrapMarker.readyMarker
     /// Where the fallback cache directories `<root>/mitogen-<uid>` live.
     public static let defaultFallbackRoots = ["/tmp", "/var/tmp"]
 

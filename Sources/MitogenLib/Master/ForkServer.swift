@@ -1,6 +1,10 @@
 import CMitogenSys
 import Glibc
 import Synchronization
+import MitogenCalls
+public import MitogenCore
+import MitogenSys
+import MitogenWire
 
 /// The master's handle on its fork server (see `ForkServerMain`): started on
 /// the first `fork()` request, one per master process, shared by its routers.
@@ -23,7 +27,7 @@ final class ForkServer: Sendable {
 
     private init() throws {
         let path: String
-        do { path = Mitogen.isMaster ? try ChildBinary.locate() : ownExecutablePath() } catch { throw StreamError("cannot start the fork server: \(error)", kind: .refused) }
+        do { path = Mitogen.isMaster ? try ChildBinary.locate() : ownExecutablePath() ?? "/proc/self/exe" } catch { throw StreamError("cannot start the fork server: \(error)", kind: .refused) }
         let (mine, theirs) = try FileDescriptor.socketPair()
         let devnull = try FileDescriptor.open("/dev/null", flags: O_WRONLY)
         defer {

@@ -1,4 +1,8 @@
 import Synchronization
+import MitogenCalls
+import MitogenCore
+import MitogenSys
+import MitogenWire
 
 /// Starting a context *through* another one (`via=`): the intermediary runs
 /// `mitogen.parent._proxy_connect`, which starts the new child with its own
@@ -44,8 +48,8 @@ extension Router {
 }
 
 /// The intermediary's side of `via=` (registered in every child).
-enum ProxyConnectFunction {
-    static func register() {
+package enum ProxyConnectFunction {
+    package static func register() {
         Functions.register(
             "mitogen.parent._proxy_connect",
             signature: "(name: str | None, method_name: str, kwargs: Kwargs) -> dict",

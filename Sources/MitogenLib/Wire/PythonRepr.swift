@@ -69,7 +69,7 @@ extension Value {
     /// Swift's `description` already picks the shortest round-trip digits and
     /// switches to exponent form at the same thresholds as CPython
     /// (exponent < -4 or >= 16), with a sign and two-digit minimum exponent.
-    static func floatRepr(_ d: Double) -> String {
+    package static func floatRepr(_ d: Double) -> String {
         if d.isNaN { return "nan" }
         if d.isInfinite { return d < 0 ? "-1e999" : "1e999" }
         let text = d.description

@@ -1,5 +1,6 @@
 import Glibc
 import MitogenLib
+import MitogenSys
 
 /// An open waiting for `password=ask` answers.
 struct PendingOpen {

@@ -1,5 +1,6 @@
 import Glibc
 import MitogenLib
+import MitogenSys
 
 /// Signal number caught by `signalHandler`, read by the UI loop.
 /// nonisolated(unsafe): written only by the async-signal handler, read by the UI thread; an int store is atomic enough.

@@ -1,3 +1,6 @@
+import MitogenCore
+import MitogenSys
+import MitogenWire
 /// The arguments of one builtin call bound to its parameter names, with
 /// Python's `TypeError` texts for what does not fit.
 ///

@@ -1,6 +1,9 @@
 import CMitogenSys
 import Glibc
 import Synchronization
+import MitogenCore
+import MitogenSys
+import MitogenWire
 
 /// The `files` builtins: whole-file `read`, atomic `write`, and `append`.
 /// Streaming transfer (`files.put`/`files.get`) lives with Core.

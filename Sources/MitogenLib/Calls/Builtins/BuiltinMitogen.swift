@@ -1,3 +1,6 @@
+import MitogenCore
+import MitogenSys
+import MitogenWire
 /// The `mitogen` builtins: introspection and test helpers.
 enum BuiltinMitogen {
     static func register() {

@@ -1,5 +1,8 @@
 import CMitogenSys
 import Glibc
+import MitogenCore
+import MitogenSys
+import MitogenWire
 
 /// The `os` and `os.path` builtins: process ids, the working directory, the
 /// environment, and file-system calls, with CPython's results and errors.

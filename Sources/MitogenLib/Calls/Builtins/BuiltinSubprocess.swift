@@ -1,5 +1,8 @@
 import CMitogenSys
 import Glibc
+import MitogenCore
+import MitogenSys
+import MitogenWire
 
 /// The `subprocess` builtins: `check_output`, `call` and `run`, with
 /// CPython's results and exception texts (`CalledProcessError`,

@@ -1,5 +1,8 @@
 import CMitogenSys
 import Glibc
+import MitogenCore
+import MitogenSys
+import MitogenWire
 
 /// The machine-level builtins: `socket.gethostname`, `platform.*`,
 /// `shutil.disk_usage` and `pwd.getpwuid`. None uses NSS or `getaddrinfo`,

@@ -1,5 +1,8 @@
 import CMitogenSys
 import Glibc
+import MitogenCore
+import MitogenSys
+import MitogenWire
 
 /// The `time` builtins: `sleep`, `time`, `monotonic`.
 enum BuiltinTime {

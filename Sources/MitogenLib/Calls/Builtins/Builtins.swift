@@ -1,3 +1,6 @@
+import MitogenCore
+import MitogenSys
+import MitogenWire
 /// The builtin catalog every `mitogen-child` offers: Python-flavoured names
 /// (`os.getpid`, `subprocess.check_output`, `files.write`, ...) whose results
 /// and error texts follow CPython, so Mitogen users feel at home (DESIGN §5).

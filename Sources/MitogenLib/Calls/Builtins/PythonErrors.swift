@@ -1,5 +1,8 @@
 import CMitogenSys
 import Glibc
+import MitogenCore
+import MitogenSys
+import MitogenWire
 
 /// Python's texts for failures, so a builtin fails the way CPython would
 /// (PEP 3151's errno-to-class mapping, `[Errno N] text: 'path'` messages).

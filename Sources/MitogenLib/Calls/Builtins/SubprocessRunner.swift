@@ -1,5 +1,8 @@
 import CMitogenSys
 import Glibc
+import MitogenCore
+import MitogenSys
+import MitogenWire
 
 /// Runs one program for the `subprocess` builtins: spawns it with the
 /// requested stdio, feeds `input`, drains stdout and stderr concurrently

@@ -1,7 +1,11 @@
 import CMitogenSys
 import Glibc
-import Logging
+package import Logging
 import Synchronization
+import MitogenCalls
+import MitogenCore
+import MitogenSys
+import MitogenWire
 
 /// Sends this process's swift-log output to a file, or to stderr (the seed's
 /// `mitogen.utils.log_to_file`).
@@ -22,14 +26,14 @@ public func logToFile(path: String? = nil, io: Bool = false, level: String = "IN
 }
 
 /// Where `logToFile` writes; one per process.
-final class LogSink: Sendable {
-    static let shared = LogSink()
+package final class LogSink: Sendable {
+    package static let shared = LogSink()
     private struct Config { var fd: Int32 = 2; var level = Logger.Level.info; var io = false; var bootstrapped = false }
     private let config = Mutex(Config())
 
     /// Points the sink at `fd`. With `bootstrap`, the first call also makes
     /// swift-log use it (a child bootstraps its own multiplexed handler).
-    func configure(fd: Int32, level: Logger.Level, io: Bool, bootstrap: Bool = true) {
+    package func configure(fd: Int32, level: Logger.Level, io: Bool, bootstrap: Bool = true) {
         let mustBootstrap = config.withLock { c -> Bool in
             if c.fd > 2 && c.fd != fd { close(c.fd) }
             c.fd = fd
@@ -61,32 +65,24 @@ final class LogSink: Sendable {
     }
 }
 
-struct SinkHandler: LogHandler {
+/// The swift-log handler that writes through a `LogSink`.
+package struct SinkHandler: LogHandler {
     let label: String
     let sink: LogSink
-    var metadata: Logger.Metadata = [:]
-    var logLevel: Logger.Level = .trace
 
-    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+    package init(label: String, sink: LogSink) {
+        self.label = label
+        self.sink = sink
+    }
+    package var metadata: Logger.Metadata = [:]
+    package var logLevel: Logger.Level = .trace
+
+    package subscript(metadataKey key: String) -> Logger.Metadata.Value? {
         get { metadata[key] }
         set { metadata[key] = newValue }
     }
 
-    func log(event: LogEvent) {
+    package func log(event: LogEvent) {
         sink.write(label: label, level: event.level, message: "\(event.message)")
-    }
-}
-
-extension Logger.Level {
-    /// Parses Python's level names (DEBUG, INFO, WARNING, ERROR, CRITICAL); INFO otherwise.
-    init(name: String) {
-        switch name {
-        case "DEBUG": self = .debug
-        case "WARNING", "WARN": self = .warning
-        case "ERROR": self = .error
-        case "CRITICAL": self = .critical
-        case "TRACE": self = .trace
-        default: self = .info
-        }
     }
 }

@@ -1,4 +1,4 @@
-import CMitogenSys
+package import CMitogenSys
 import Glibc
 
 /// What `spawnProcess` starts and how it wires the new process.
@@ -6,26 +6,26 @@ import Glibc
 /// The descriptors are the parent's; they become the child's 0, 1 and 2
 /// (the same descriptor may serve several). Every other descriptor is closed
 /// in the child, whatever its `FD_CLOEXEC` flag.
-struct SpawnRequest: Sendable {
+package struct SpawnRequest: Sendable {
     /// A path (contains `/`), or a name searched in the `PATH` of
     /// `environment` (or of this process when `environment` is nil).
-    var executable: String
+    package var executable: String
     /// The full argument vector, `argv[0]` included.
-    var argv: [String]
+    package var argv: [String]
     /// `"NAME=value"` strings; nil inherits this process's environment.
-    var environment: [String]?
-    var stdin: FileDescriptor
-    var stdout: FileDescriptor
-    var stderr: FileDescriptor
+    package var environment: [String]?
+    package var stdin: FileDescriptor
+    package var stdout: FileDescriptor
+    package var stderr: FileDescriptor
     /// Call `setsid()` in the child, so it leads a new session.
-    var newSession: Bool
+    package var newSession: Bool
     /// A PTY slave made the controlling terminal after `setsid` (needs
     /// `newSession`).
-    var controllingTerminal: FileDescriptor?
+    package var controllingTerminal: FileDescriptor?
     /// Directory the child starts in; nil keeps ours.
-    var workingDirectory: String?
+    package var workingDirectory: String?
 
-    init(
+    package init(
         executable: String, argv: [String]? = nil, environment: [String]? = nil,
         stdin: FileDescriptor, stdout: FileDescriptor, stderr: FileDescriptor,
         newSession: Bool = false, controllingTerminal: FileDescriptor? = nil, workingDirectory: String? = nil
@@ -56,7 +56,7 @@ struct SpawnRequest: Sendable {
 ///   EACCES, ENOEXEC), `"chdir /dir"`, `"setsid"`, `"set controlling terminal
 ///   fd N"`, `"dup2 stdio"`, `"fork"`, `"pipe"`. `path` holds the program or
 ///   directory for exec and chdir failures.
-func spawnProcess(_ request: SpawnRequest) throws(SystemError) -> pid_t {
+package func spawnProcess(_ request: SpawnRequest) throws(SystemError) -> pid_t {
     let path = try resolveExecutable(request.executable, environment: request.environment)
     let argv = CStringArray(request.argv)
     defer { argv.free() }
@@ -110,7 +110,7 @@ private func spawnError(stage: mitogen_spawn_stage, errno: Int32, path: String, 
 /// An empty `PATH` entry means the current directory, as in `execvp`.
 /// - Throws: `SystemError("exec <name>", ENOENT)` when no directory has it,
 ///   `EACCES` when one has it but not executable.
-func resolveExecutable(_ executable: String, environment: [String]?) throws(SystemError) -> String {
+package func resolveExecutable(_ executable: String, environment: [String]?) throws(SystemError) -> String {
     if executable.isEmpty { throw SystemError("exec ''", .noSuchFile, path: executable) }
     if executable.contains("/") { return executable }
     let searchPath: String
@@ -131,7 +131,7 @@ func resolveExecutable(_ executable: String, environment: [String]?) throws(Syst
 }
 
 /// This process's environment as `"NAME=value"` strings (`environ`).
-func currentEnvironment() -> [String] {
+package func currentEnvironment() -> [String] {
     var result: [String] = []
     guard var entry = Optional(environ) else { return result }
     while let string = entry.pointee {
@@ -142,18 +142,18 @@ func currentEnvironment() -> [String] {
 }
 
 /// A NULL-terminated `char *[]` built with `strdup`, freed by `free()`.
-struct CStringArray {
-    let pointer: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>
-    let count: Int
+package struct CStringArray {
+    package let pointer: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>
+    package let count: Int
 
-    init(_ strings: [String]) {
+    package init(_ strings: [String]) {
         count = strings.count
         pointer = .allocate(capacity: strings.count + 1)
         for (i, s) in strings.enumerated() { pointer[i] = strdup(s) }
         pointer[strings.count] = nil
     }
 
-    func free() {
+    package func free() {
         for i in 0..<count { Glibc.free(pointer[i]) }
         pointer.deallocate()
     }

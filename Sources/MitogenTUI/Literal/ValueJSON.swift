@@ -1,3 +1,6 @@
+import MitogenLib
+import MitogenWire
+
 extension Value {
     /// The value as compact JSON (no spaces, no trailing newline), for the
     /// command line's `--json` output.
@@ -19,7 +22,7 @@ extension Value {
     ///
     /// Strings are escaped as JSON requires (`\"`, `\\`, controls as `\n` or
     /// `\u001f`); other characters, including non-ASCII, are kept as UTF-8.
-    public var jsonText: String {
+    var jsonText: String {
         var out = ""
         writeJSON(to: &out)
         return out

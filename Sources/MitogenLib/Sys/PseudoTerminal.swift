@@ -7,16 +7,16 @@ import Glibc
 ///
 /// Both descriptors are `O_CLOEXEC | O_NOCTTY`; the owner closes both (the
 /// parent usually closes the slave right after spawning).
-struct PseudoTerminal: Sendable {
-    let master: FileDescriptor
-    let slave: FileDescriptor
+package struct PseudoTerminal: Sendable {
+    package let master: FileDescriptor
+    package let slave: FileDescriptor
     /// The slave's device, e.g. `/dev/pts/3`.
-    let slavePath: String
+    package let slavePath: String
 
     /// Opens a new pair: `posix_openpt`, `grantpt`, `unlockpt`, `ptsname_r`,
     /// then `open` of the slave (in C, `mitogen_open_pty`).
     /// - Throws: `SystemError("open pseudo-terminal", errno)`; nothing stays open.
-    static func open() throws(SystemError) -> PseudoTerminal {
+    package static func open() throws(SystemError) -> PseudoTerminal {
         var master: Int32 = -1
         var slave: Int32 = -1
         var name = [CChar](repeating: 0, count: 128)
@@ -30,19 +30,19 @@ struct PseudoTerminal: Sendable {
     /// editing, no signals from keys, no CR/LF translation, 8-bit bytes, so
     /// the message protocol passes through unchanged.
     /// - Throws: `SystemError("tcsetattr <slavePath>", errno)`.
-    func setRaw() throws(SystemError) {
+    package func setRaw() throws(SystemError) {
         try updateAttributes { cfmakeraw(&$0) }
     }
 
     /// Turns echo off on the slave (`ECHO`, `ECHONL` cleared), so a typed
     /// password is not read back from the master.
     /// - Throws: `SystemError("tcsetattr <slavePath>", errno)`.
-    func disableEcho() throws(SystemError) {
+    package func disableEcho() throws(SystemError) {
         try updateAttributes { $0.c_lflag &= ~tcflag_t(ECHO | ECHOE | ECHOK | ECHONL) }
     }
 
     /// Closes both ends.
-    func close() {
+    package func close() {
         master.close()
         slave.close()
     }

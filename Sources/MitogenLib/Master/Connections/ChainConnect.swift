@@ -1,3 +1,7 @@
+import MitogenCalls
+public import MitogenCore
+import MitogenSys
+import MitogenWire
 /// Opens the contexts a `ChainSpec` describes (DESIGN §10), hop by hop,
 /// each through the previous one.
 extension Router {

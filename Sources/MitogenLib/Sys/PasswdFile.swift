@@ -1,18 +1,18 @@
 /// Reads `/etc/passwd` directly: a static binary must not use NSS
 /// (`getpwuid` would try to load shared modules), DESIGN §5.
-enum PasswdFile {
+package enum PasswdFile {
     /// One entry: name, password field, uid, gid, gecos, home, shell.
-    struct Entry: Sendable, Equatable {
-        var name: String
-        var password: String
-        var uid: UInt32
-        var gid: UInt32
-        var gecos: String
-        var home: String
-        var shell: String
+    package struct Entry: Sendable, Equatable {
+        package var name: String
+        package var password: String
+        package var uid: UInt32
+        package var gid: UInt32
+        package var gecos: String
+        package var home: String
+        package var shell: String
     }
 
-    static func entries(path: String = "/etc/passwd") -> [Entry] {
+    package static func entries(path: String = "/etc/passwd") -> [Entry] {
         guard let bytes = try? readWholeFile(path) else { return [] }
         return String(decoding: bytes, as: UTF8.self).split(separator: "\n").compactMap { line in
             let f = line.split(separator: ":", omittingEmptySubsequences: false)
@@ -21,6 +21,6 @@ enum PasswdFile {
         }
     }
 
-    static func entry(uid: UInt32) -> Entry? { entries().first { $0.uid == uid } }
-    static func userName(uid: UInt32) -> String? { entry(uid: uid)?.name }
+    package static func entry(uid: UInt32) -> Entry? { entries().first { $0.uid == uid } }
+    package static func userName(uid: UInt32) -> String? { entry(uid: uid)?.name }
 }

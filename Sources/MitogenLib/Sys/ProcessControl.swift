@@ -1,15 +1,15 @@
-import CMitogenSys
+package import CMitogenSys
 import Glibc
 
 /// How a child process ended, as `waitpid` reports it.
-enum ProcessStatus: Equatable, Sendable {
+package enum ProcessStatus: Equatable, Sendable {
     /// It called `exit` with this code (0...255).
     case exited(Int32)
     /// A signal killed it.
     case signaled(Int32)
 
     /// Python's `returncode`: the exit code, or minus the signal number.
-    var returnCode: Int {
+    package var returnCode: Int {
         switch self {
         case .exited(let code): Int(code)
         case .signaled(let signal): -Int(signal)
@@ -23,7 +23,7 @@ enum ProcessStatus: Equatable, Sendable {
 /// - Returns: the status, or nil when `block` is false and the child still runs.
 /// - Throws: `SystemError("wait for pid N", ECHILD)` when `pid` is not our
 ///   unreaped child (already reaped, or someone else's).
-func waitProcess(_ pid: pid_t, block: Bool) throws(SystemError) -> ProcessStatus? {
+package func waitProcess(_ pid: pid_t, block: Bool) throws(SystemError) -> ProcessStatus? {
     var status: Int32 = 0
     let reaped = try systemCall("wait for pid \(pid)") { waitpid(pid, &status, block ? 0 : WNOHANG) }
     if reaped == 0 { return nil }
@@ -38,7 +38,7 @@ func waitProcess(_ pid: pid_t, block: Bool) throws(SystemError) -> ProcessStatus
 ///   signal it (EPERM).
 /// Traps on EINVAL (an invalid signal number is our bug).
 @discardableResult
-func sendSignal(_ signal: Int32, to pid: pid_t) -> Bool {
+package func sendSignal(_ signal: Int32, to pid: pid_t) -> Bool {
     switch valueOrErrno({ kill(pid, signal) }) {
     case .success: return true
     case .failure(let e):

@@ -1,3 +1,7 @@
+import MitogenCalls
+import MitogenCore
+import MitogenSys
+import MitogenWire
 /// A chain of connection hops as written on the command line (DESIGN §10),
 /// nearest first:
 ///

@@ -1,6 +1,10 @@
 import CMitogenSys
 import Glibc
 import Synchronization
+import MitogenCalls
+public import MitogenCore
+import MitogenSys
+import MitogenWire
 
 /// Runs a local program with an `ssh` replacement on its `PATH` whose
 /// remote commands run in a context instead (the seed's `mitogen.fakessh`).
@@ -29,7 +33,7 @@ public enum FakeSSH {
         let socketPath = dir + "/sock"
         let listener = try UnixListener(path: socketPath)
         defer { listener.close() }
-        let relay = Mitogen.isMaster ? try ChildBinary.locate() : ownExecutablePath()
+        let relay = Mitogen.isMaster ? try ChildBinary.locate() : ownExecutablePath() ?? "/proc/self/exe"
         let script = "#!/bin/sh\nexec '\(relay)' --mitogen-fakessh '\(socketPath)' \"$@\"\n"
         try writeExecutable(dir + "/ssh", script)
 
@@ -144,12 +148,12 @@ public enum FakeSSH {
         return argv
     }
 
-    static func readU32(_ fd: Int32) -> UInt32? {
+    package static func readU32(_ fd: Int32) -> UInt32? {
         guard let b = readExactly(fd, 4) else { return nil }
         return UInt32(b[0]) | UInt32(b[1]) << 8 | UInt32(b[2]) << 16 | UInt32(b[3]) << 24
     }
 
-    static func readExactly(_ fd: Int32, _ n: Int) -> [UInt8]? {
+    package static func readExactly(_ fd: Int32, _ n: Int) -> [UInt8]? {
         var out = [UInt8](repeating: 0, count: n)
         var got = 0
         while got < n {
@@ -161,7 +165,7 @@ public enum FakeSSH {
         return out
     }
 
-    static func writeAll(_ fd: Int32, _ bytes: [UInt8]) {
+    package static func writeAll(_ fd: Int32, _ bytes: [UInt8]) {
         var off = 0
         while off < bytes.count {
             let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + off, bytes.count - off) }

@@ -6,30 +6,30 @@ import Glibc
 ///
 /// The description is the C library's `strerror` text, which is also what
 /// Python prints in `[Errno 2] No such file or directory`.
-struct Errno: Error, Equatable, Hashable, Sendable, CustomStringConvertible {
-    let rawValue: Int32
+package struct Errno: Error, Equatable, Hashable, Sendable, CustomStringConvertible {
+    package let rawValue: Int32
 
-    init(rawValue: Int32) { self.rawValue = rawValue }
+    package init(rawValue: Int32) { self.rawValue = rawValue }
 
     /// The calling thread's current `errno`.
-    static var current: Errno { Errno(rawValue: Glibc.errno) }
+    package static var current: Errno { Errno(rawValue: Glibc.errno) }
 
-    static let interrupted = Errno(rawValue: EINTR)
-    static let wouldBlock = Errno(rawValue: EAGAIN)
-    static let badFileDescriptor = Errno(rawValue: EBADF)
-    static let badAddress = Errno(rawValue: EFAULT)
-    static let noSuchFile = Errno(rawValue: ENOENT)
-    static let noSuchProcess = Errno(rawValue: ESRCH)
-    static let brokenPipe = Errno(rawValue: EPIPE)
-    static let connectionReset = Errno(rawValue: ECONNRESET)
-    static let ioError = Errno(rawValue: EIO)
-    static let noChild = Errno(rawValue: ECHILD)
+    package static let interrupted = Errno(rawValue: EINTR)
+    package static let wouldBlock = Errno(rawValue: EAGAIN)
+    package static let badFileDescriptor = Errno(rawValue: EBADF)
+    package static let badAddress = Errno(rawValue: EFAULT)
+    package static let noSuchFile = Errno(rawValue: ENOENT)
+    package static let noSuchProcess = Errno(rawValue: ESRCH)
+    package static let brokenPipe = Errno(rawValue: EPIPE)
+    package static let connectionReset = Errno(rawValue: ECONNRESET)
+    package static let ioError = Errno(rawValue: EIO)
+    package static let noChild = Errno(rawValue: ECHILD)
 
     /// `strerror_r(rawValue)`, e.g. `"No such file or directory"`.
-    var description: String { Errno.text(rawValue) }
+    package var description: String { Errno.text(rawValue) }
 
     /// The C library's message for `code`.
-    static func text(_ code: Int32) -> String {
+    package static func text(_ code: Int32) -> String {
         withUnsafeTemporaryAllocation(of: CChar.self, capacity: 256) { buffer in
             mitogen_strerror(code, buffer.baseAddress!, buffer.count)
             return String(cString: buffer.baseAddress!)
@@ -56,7 +56,7 @@ public struct SystemError: Error, Sendable, CustomStringConvertible, Equatable {
         self.path = path
     }
 
-    init(_ operation: String, _ errno: Errno, path: String? = nil) {
+    package init(_ operation: String, _ errno: Errno, path: String? = nil) {
         self.init(operation, errno: errno.rawValue, path: path)
     }
 
@@ -68,7 +68,7 @@ public struct SystemError: Error, Sendable, CustomStringConvertible, Equatable {
 /// Runs `body`; a result of `-1` reads `errno` at once. `EINTR` is retried
 /// when `retryOnInterrupt` is set. `EBADF` and `EFAULT` mean we passed a
 /// closed descriptor or a bad pointer: our bug, so they trap.
-func valueOrErrno<T: FixedWidthInteger>(retryOnInterrupt: Bool = true, _ body: () -> T) -> Result<T, Errno> {
+package func valueOrErrno<T: FixedWidthInteger>(retryOnInterrupt: Bool = true, _ body: () -> T) -> Result<T, Errno> {
     while true {
         let value = body()
         guard value == -1 else { return .success(value) }
@@ -85,7 +85,7 @@ func valueOrErrno<T: FixedWidthInteger>(retryOnInterrupt: Bool = true, _ body: (
 /// - Parameter operation: names the call and its argument for the error text,
 ///   built only on failure.
 /// - Throws: `SystemError(operation, errno)`.
-func systemCall<T: FixedWidthInteger>(
+package func systemCall<T: FixedWidthInteger>(
     _ operation: @autoclosure () -> String, path: String? = nil, _ body: () -> T
 ) throws(SystemError) -> T {
     switch valueOrErrno(body) {

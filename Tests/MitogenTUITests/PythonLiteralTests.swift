@@ -1,7 +1,9 @@
 import Foundation
 import Testing
 
-@testable import MitogenLib
+import MitogenLib
+import MitogenWire
+@testable import MitogenTUI
 
 /// Runs a Python script with `lines` on stdin (one per line); returns its
 /// stdout lines.

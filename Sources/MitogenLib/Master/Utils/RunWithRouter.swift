@@ -1,3 +1,7 @@
+import MitogenCalls
+public import MitogenCore
+import MitogenSys
+public import MitogenWire
 /// Runs `body` with a temporary master `Router` and always shuts the router
 /// and its broker down afterwards, on normal and exceptional return (the
 /// seed's `mitogen.utils.run_with_router`).

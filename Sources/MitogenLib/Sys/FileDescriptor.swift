@@ -1,4 +1,4 @@
-import CMitogenSys
+package import CMitogenSys
 import Glibc
 
 /// An open Unix file descriptor: a typed `Int32` whose methods each wrap one
@@ -6,22 +6,22 @@ import Glibc
 ///
 /// The value does not own the descriptor: whoever opened it calls `close()`
 /// exactly once. Closing twice is a bug and traps (EBADF).
-struct FileDescriptor: Hashable, Sendable, CustomStringConvertible {
-    let rawValue: Int32
+package struct FileDescriptor: Hashable, Sendable, CustomStringConvertible {
+    package let rawValue: Int32
 
-    init(rawValue: Int32) { self.rawValue = rawValue }
+    package init(rawValue: Int32) { self.rawValue = rawValue }
 
-    static let standardInput = FileDescriptor(rawValue: 0)
-    static let standardOutput = FileDescriptor(rawValue: 1)
-    static let standardError = FileDescriptor(rawValue: 2)
+    package static let standardInput = FileDescriptor(rawValue: 0)
+    package static let standardOutput = FileDescriptor(rawValue: 1)
+    package static let standardError = FileDescriptor(rawValue: 2)
 
-    var description: String { "fd \(rawValue)" }
+    package var description: String { "fd \(rawValue)" }
 }
 
 /// The outcome of a read or write on a descriptor that may be non-blocking:
 /// "would block" and "the other end is gone" are values, not errors
 /// (STYLE.md habit 2).
-enum IOResult: Equatable, Sendable {
+package enum IOResult: Equatable, Sendable {
     /// This many bytes moved (never 0).
     case bytes(Int)
     /// A non-blocking descriptor has no data (read) or no room (write) now.
@@ -38,7 +38,7 @@ extension FileDescriptor {
     /// master after the slave side closed) and `ECONNRESET` are `.eof`.
     /// An empty buffer returns `.bytes(0)` only if the kernel says so.
     /// - Throws: `SystemError("read fd N", errno)` for any other failure.
-    func read(into buffer: UnsafeMutableRawBufferPointer) throws(SystemError) -> IOResult {
+    package func read(into buffer: UnsafeMutableRawBufferPointer) throws(SystemError) -> IOResult {
         switch valueOrErrno({ Glibc.read(rawValue, buffer.baseAddress, buffer.count) }) {
         case .success(0): return .eof
         case .success(let n): return .bytes(n)
@@ -54,7 +54,7 @@ extension FileDescriptor {
     /// and `EIO` (PTY with no slave) are `.eof`. SIGPIPE must be ignored by
     /// the process for `EPIPE` to be seen rather than killing it.
     /// - Throws: `SystemError("write fd N", errno)` for any other failure.
-    func write(_ buffer: UnsafeRawBufferPointer) throws(SystemError) -> IOResult {
+    package func write(_ buffer: UnsafeRawBufferPointer) throws(SystemError) -> IOResult {
         switch valueOrErrno({ Glibc.write(rawValue, buffer.baseAddress, buffer.count) }) {
         case .success(let n): return .bytes(n)
         case .failure(let e) where e == .wouldBlock: return .wouldBlock
@@ -68,7 +68,7 @@ extension FileDescriptor {
     /// Broker's streams.
     /// - Throws: `SystemError("write fd N", EPIPE)` when the reader is gone
     ///   before everything was written, or the error of `write`/`poll`.
-    func writeAll(_ bytes: [UInt8]) throws(SystemError) {
+    package func writeAll(_ bytes: [UInt8]) throws(SystemError) {
         var offset = 0
         while offset < bytes.count {
             let attempt = bytes.withUnsafeBytes { all in
@@ -86,7 +86,7 @@ extension FileDescriptor {
     /// or the timeout (-1: none) passes.
     /// - Returns: false on timeout or when a signal interrupted the wait.
     /// - Throws: `SystemError("poll fd N", errno)`.
-    func waitUntil(writable: Bool, timeoutMilliseconds: Int32) throws(SystemError) -> Bool {
+    package func waitUntil(writable: Bool, timeoutMilliseconds: Int32) throws(SystemError) -> Bool {
         var entry = pollfd(fd: rawValue, events: Int16(writable ? POLLOUT : POLLIN), revents: 0)
         switch valueOrErrno(retryOnInterrupt: false, { poll(&entry, 1, timeoutMilliseconds) }) {
         case .success(let n): return n > 0
@@ -100,7 +100,7 @@ extension FileDescriptor {
     /// `EINTR` is ignored: on Linux the descriptor is released anyway, and
     /// retrying could close a descriptor another thread just opened.
     /// Traps on `EBADF`: closing what is not open is a bug.
-    func close() {
+    package func close() {
         if Glibc.close(rawValue) == -1 {
             let error = Errno.current
             precondition(error != .badFileDescriptor, "close of \(self), which is not open (EBADF): a bug in MitogenLib")
@@ -109,7 +109,7 @@ extension FileDescriptor {
 
     /// Sets or clears `O_NONBLOCK` with `fcntl(F_GETFL/F_SETFL)`.
     /// - Throws: `SystemError("set O_NONBLOCK on fd N", errno)`.
-    func setNonBlocking(_ on: Bool) throws(SystemError) {
+    package func setNonBlocking(_ on: Bool) throws(SystemError) {
         let flags = try systemCall("get flags of \(self)") { fcntl(rawValue, F_GETFL) }
         let wanted = on ? flags | O_NONBLOCK : flags & ~O_NONBLOCK
         guard wanted != flags else { return }
@@ -118,7 +118,7 @@ extension FileDescriptor {
 
     /// Sets or clears `FD_CLOEXEC` with `fcntl(F_GETFD/F_SETFD)`.
     /// - Throws: `SystemError("set FD_CLOEXEC on fd N", errno)`.
-    func setCloseOnExec(_ on: Bool) throws(SystemError) {
+    package func setCloseOnExec(_ on: Bool) throws(SystemError) {
         let flags = try systemCall("get descriptor flags of \(self)") { fcntl(rawValue, F_GETFD) }
         let wanted = on ? flags | FD_CLOEXEC : flags & ~FD_CLOEXEC
         guard wanted != flags else { return }
@@ -127,14 +127,14 @@ extension FileDescriptor {
 
     /// True when `FD_CLOEXEC` is set (`fcntl(F_GETFD)`).
     /// - Throws: `SystemError("get descriptor flags of fd N", errno)`.
-    func isCloseOnExec() throws(SystemError) -> Bool {
+    package func isCloseOnExec() throws(SystemError) -> Bool {
         let flags = try systemCall("get descriptor flags of \(self)") { fcntl(rawValue, F_GETFD) }
         return flags & FD_CLOEXEC != 0
     }
 
     /// A new pipe from `pipe2(O_CLOEXEC)`; both ends blocking.
     /// - Throws: `SystemError("pipe", errno)` (EMFILE when out of descriptors).
-    static func pipe() throws(SystemError) -> (read: FileDescriptor, write: FileDescriptor) {
+    package static func pipe() throws(SystemError) -> (read: FileDescriptor, write: FileDescriptor) {
         var fds: [Int32] = [-1, -1]
         _ = try systemCall("pipe") { mitogen_pipe_cloexec(&fds) }
         return (FileDescriptor(rawValue: fds[0]), FileDescriptor(rawValue: fds[1]))
@@ -142,7 +142,7 @@ extension FileDescriptor {
 
     /// A connected pair from `socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC)`.
     /// - Throws: `SystemError("socketpair", errno)`.
-    static func socketPair() throws(SystemError) -> (FileDescriptor, FileDescriptor) {
+    package static func socketPair() throws(SystemError) -> (FileDescriptor, FileDescriptor) {
         var fds: [Int32] = [-1, -1]
         _ = try systemCall("socketpair") {
             socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &fds)
@@ -155,7 +155,7 @@ extension FileDescriptor {
     ///   - flags: `O_RDONLY`, `O_WRONLY | O_CREAT | O_TRUNC`, ...
     ///   - mode: permissions for a created file, before the umask.
     /// - Throws: `SystemError("open <path>", errno, path: path)`.
-    static func open(_ path: String, flags: Int32, mode: mode_t = 0o644) throws(SystemError) -> FileDescriptor {
+    package static func open(_ path: String, flags: Int32, mode: mode_t = 0o644) throws(SystemError) -> FileDescriptor {
         let fd = try systemCall("open \(path)", path: path) { Glibc.open(path, flags | O_CLOEXEC, mode) }
         return FileDescriptor(rawValue: fd)
     }

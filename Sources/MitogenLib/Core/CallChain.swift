@@ -1,6 +1,8 @@
 import CMitogenSys
 import Glibc
 import Synchronization
+public import MitogenWire
+import MitogenSys
 
 /// A sequence of calls to one context (Mitogen's `CallChain`).
 ///

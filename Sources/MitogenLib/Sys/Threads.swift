@@ -1,9 +1,9 @@
-import CMitogenSys
+package import CMitogenSys
 import Glibc
 
 /// Starts a named POSIX thread running `body` (no Foundation `Thread` in the
 /// library). Returns the thread so it can be joined.
-func startThread(name: String, _ body: @escaping @Sendable () -> Void) -> pthread_t {
+package func startThread(name: String, _ body: @escaping @Sendable () -> Void) -> pthread_t {
     final class Box: @unchecked Sendable {
         // @unchecked: written once before pthread_create, read once by the new thread.
         let body: @Sendable () -> Void

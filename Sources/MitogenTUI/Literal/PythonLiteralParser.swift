@@ -1,14 +1,17 @@
+import MitogenLib
+import MitogenWire
+
 /// A function call as typed on the console's command line:
 /// `os.listdir('/etc')`, `myapp.report(path='/', depth=2)`.
-public struct CallExpression: Sendable, Equatable {
+struct CallExpression: Sendable, Equatable {
     /// The dotted name, as written: `os.listdir`.
-    public var function: String
+    var function: String
     /// The positional arguments, in order.
-    public var args: [Value]
+    var args: [Value]
     /// The keyword arguments, in the order written (str keys).
-    public var kwargs: PyDict
+    var kwargs: PyDict
 
-    public init(function: String, args: [Value] = [], kwargs: PyDict = PyDict()) {
+    init(function: String, args: [Value] = [], kwargs: PyDict = PyDict()) {
         self.function = function
         self.args = args
         self.kwargs = kwargs
@@ -16,13 +19,13 @@ public struct CallExpression: Sendable, Equatable {
 }
 
 /// A syntax error in a Python literal or call, with the place it was found.
-public struct PythonLiteralError: Error, Sendable, Equatable, CustomStringConvertible {
+struct PythonLiteralError: Error, Sendable, Equatable, CustomStringConvertible {
     /// 1-based position in the text, counted in Unicode scalars.
-    public var column: Int
+    var column: Int
     /// What was expected and what was found instead.
-    public var message: String
+    var message: String
 
-    public var description: String { "column \(column): \(message)" }
+    var description: String { "column \(column): \(message)" }
 }
 
 /// Reads Python literals and calls made of them: the subset of Python that
@@ -38,13 +41,13 @@ public struct PythonLiteralError: Error, Sendable, Equatable, CustomStringConver
 /// `nan` and `inf` (optionally signed), and `frozenset()` /
 /// `frozenset({...})`. Not supported: complex numbers, `\N{name}` escapes,
 /// lone surrogates (a Swift `String` cannot hold them), f-strings.
-public enum PythonLiteralParser {
+enum PythonLiteralParser {
     /// Parses `name.dotted(arg, ..., key=value, ...)`, with an optional
     /// trailing comma and whitespace anywhere between tokens.
     ///
     /// - Throws: `PythonLiteralError` naming the column and what was expected,
     ///   also for a positional argument after a keyword and a repeated keyword.
-    public static func parse(_ text: String) throws(PythonLiteralError) -> CallExpression {
+    static func parse(_ text: String) throws(PythonLiteralError) -> CallExpression {
         var reader = Reader(text)
         return try reader.readCall()
     }
@@ -53,7 +56,7 @@ public enum PythonLiteralParser {
     /// `literal_eval`, a bare comma-separated sequence is a tuple: `1, 2`.
     ///
     /// - Throws: `PythonLiteralError` naming the column and what was expected.
-    public static func parseLiteral(_ text: String) throws(PythonLiteralError) -> Value {
+    static func parseLiteral(_ text: String) throws(PythonLiteralError) -> Value {
         var reader = Reader(text)
         let value = try reader.readTopLevel()
         return value
