@@ -1,6 +1,7 @@
 import ArgumentParser
 import Glibc
 import MitogenLib
+import MitogenSys
 
 /// `mitogen-tui [CHAIN...] [--theme NAME] [--read-only] [-M]`: the live
 /// operations console (the default subcommand).
@@ -51,7 +52,7 @@ struct ConsoleMain: ParsableCommand {
                 throw ValidationError("bad chain: \(error)")
             }
         }
-        options.themeName = theme ?? getenv("MITOGEN_TUI_THEME").map { String(cString: $0) } ?? "default"
+        options.themeName = theme ?? environmentValue("MITOGEN_TUI_THEME") ?? "default"
         options.readOnly = readOnly
         options.mouse = !noMouse
         options.slowAfter = slowAfter

@@ -298,9 +298,7 @@ func fileSize(_ path: String) -> Int {
 }
 
 func childPath() throws -> String {
-    var buf = [CChar](repeating: 0, count: 4096)
-    let n = readlink("/proc/self/exe", &buf, 4095)
-    let me = String(decoding: buf[0..<max(0, n)].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    let me = ownExecutablePath() ?? ""
     return String(me[..<(me.lastIndex(of: "/") ?? me.endIndex)]) + "/mitogen-child"
 }
 

@@ -274,7 +274,7 @@ import MitogenLib
         #expect(FirstStage.shellQuote("plain") == "'plain'")
         #expect(FirstStage.shellQuote("it's") == "'it'\\''s'")
         #expect(FirstStage.argv(hash: String(repeating: "a", count: 64), name: "n").first == "/bin/sh")
-        #expect(FirstStage.argv(hash: String(repeating: "a", count: 64), name: "n").last == FirstStage.processName)
+        #expect(FirstStage.argv(hash: String(repeating: "a", count: 64), name: "n").last == BootstrapMarker.processName)
     }
 
     /// A name with quotes and spaces reaches the child intact, in both forms.

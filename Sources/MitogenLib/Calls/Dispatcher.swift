@@ -1,8 +1,8 @@
-package import CMitogenSys
-package import Glibc
-package import Synchronization
+import CMitogenSys
+import Glibc
+import Synchronization
 package import MitogenCore
-package import MitogenSys
+import MitogenSys
 package import MitogenWire
 
 /// Runs the CALL_FUNCTION messages a context receives, one at a time, in

@@ -63,21 +63,20 @@ package enum FileStreaming {
 
     /// Sends `path` to `sender` in Blobs, then `None`. Returns the byte count.
     static func streamFile(_ path: String, to sender: Sender, limit: Int?) throws -> Int {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw PythonErrors.osError(errno: errno, path: path) }
-        defer { close(fd) }
+        let fd: FileDescriptor
+        do { fd = try FileDescriptor.open(path, flags: O_RDONLY) } catch { throw PythonErrors.osError(errno: error.errno, path: path) }
+        defer { fd.close() }
         var total = 0
-        var buf = [UInt8](repeating: 0, count: chunkSize)
         while limit.map({ total < $0 }) ?? true {
-            let want = min(chunkSize, (limit ?? Int.max) - total)
-            let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, want) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw PythonErrors.osError(errno: errno, path: path)
+            let chunk: [UInt8]
+            do {
+                chunk = try fd.read(upTo: min(chunkSize, (limit ?? Int.max) - total))
+            } catch {
+                throw PythonErrors.osError(errno: error.errno, path: path)
             }
-            if n == 0 { break }
-            sender.send(.blob(n == chunkSize ? buf : Array(buf[0..<n])))
-            total += n
+            if chunk.isEmpty { break }
+            sender.send(.blob(chunk))
+            total += chunk.count
         }
         sender.send(.none)
         return total
@@ -86,27 +85,25 @@ package enum FileStreaming {
     /// Writes Blobs arriving on `receiver` into `path` (atomically, via a
     /// temporary file) until `None`. Returns the byte count.
     static func receiveFile(_ path: String, from receiver: Receiver, mode: mode_t) throws -> Int {
-        let temp = path + ".mitogen-\(getpid()).tmp"
-        let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
-        guard fd >= 0 else { throw PythonErrors.osError(errno: errno, path: temp) }
+        // A fresh random name created with O_EXCL | O_NOFOLLOW: a file or
+        // symlink planted at a predictable name is never written through.
+        let temp = path + ".mitogen-\(String(UInt64.random(in: 0...UInt64.max), radix: 36)).tmp"
+        let fd: FileDescriptor
+        do {
+            fd = try FileDescriptor.open(temp, flags: O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode: mode)
+        } catch {
+            throw PythonErrors.osError(errno: error.errno, path: temp)
+        }
         var total = 0
         do {
-            defer { close(fd) }
+            defer { fd.close() }
             while true {
                 let value = try receiver.get().unpickle()
                 guard let bytes = value.bytesValue else {
                     if value.isNone { break }
                     throw PyException("TypeError", "files.put: expected a Blob chunk or None, got \(value.typeName)")
                 }
-                var off = 0
-                while off < bytes.count {
-                    let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + off, bytes.count - off) }
-                    if n < 0 {
-                        if errno == EINTR { continue }
-                        throw PythonErrors.osError(errno: errno, path: temp)
-                    }
-                    off += n
-                }
+                do { try fd.writeAll(bytes) } catch { throw PythonErrors.osError(errno: error.errno, path: temp) }
                 total += bytes.count
             }
         } catch {

@@ -52,15 +52,15 @@ package enum ProcessStream {
             inW.close()
         }
         var open: [FileDescriptor] = [outR, errR]
-        var buf = [UInt8](repeating: 0, count: 65536)
+        let chunkSize = 65536
         while !open.isEmpty {
             var fds = open.map { pollfd(fd: $0.rawValue, events: Int16(POLLIN), revents: 0) }
             if poll(&fds, nfds_t(fds.count), -1) < 0 { continue }
             for (i, p) in fds.enumerated().reversed() where p.revents != 0 {
-                let n = buf.withUnsafeMutableBytes { read(p.fd, $0.baseAddress, $0.count) }
-                if n > 0 {
-                    out.send(.tuple([.int(open[i] == outR ? 1 : 2), .bytes(Array(buf[0..<n]))]))
-                } else if n == 0 || errno != EINTR {
+                let chunk = (try? open[i].read(upTo: chunkSize)) ?? []
+                if !chunk.isEmpty {
+                    out.send(.tuple([.int(open[i] == outR ? 1 : 2), .bytes(chunk)]))
+                } else {
                     open[i].close()
                     open.remove(at: i)
                 }

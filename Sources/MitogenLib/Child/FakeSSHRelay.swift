@@ -37,15 +37,15 @@ enum FakeSSHRelay {
 
         signal(SIGPIPE, SIG_IGN)
         var stdinOpen = true
-        var buf = [UInt8](repeating: 0, count: 65536)
+        let chunkSize = 65536
         while true {
             var fds = [pollfd(fd: sock, events: Int16(POLLIN), revents: 0), pollfd(fd: 0, events: Int16(POLLIN), revents: 0)]
             if poll(&fds, stdinOpen ? 2 : 1, -1) < 0 { continue }
             if stdinOpen && fds[1].revents != 0 {
-                let n = buf.withUnsafeMutableBytes { read(0, $0.baseAddress, $0.count) }
-                if n > 0 {
-                    FakeSSH.writeAll(sock, Array(buf[0..<n]))
-                } else if n == 0 || errno != EINTR {
+                let chunk = (try? FileDescriptor.standardInput.read(upTo: chunkSize)) ?? []
+                if !chunk.isEmpty {
+                    FakeSSH.writeAll(sock, chunk)
+                } else {
                     stdinOpen = false
                     shutdown(sock, Int32(SHUT_WR))
                 }

@@ -43,27 +43,12 @@ public final class Profiler: Sendable {
     }
 
     /// Writes `report` to `/tmp/mitogen.stats.<pid>.<thread>.log` (atomically:
-    /// a reader never sees a half-written table); returns the path.
+    /// a reader never sees a half-written table; private to this user, never
+    /// through a planted symlink); returns the path.
     @discardableResult
     public func write(threadName: String) -> String {
         let path = "/tmp/mitogen.stats.\(getpid()).\(threadName).log"
-        let temp = path + ".tmp"
-        let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { return path }
-        let bytes = Array(report.utf8)
-        var offset = 0
-        while offset < bytes.count {
-            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + offset, $0.count - offset) }
-            if n > 0 {
-                offset += n
-            } else if n < 0 && errno == EINTR {
-                continue
-            } else {
-                break
-            }
-        }
-        close(fd)
-        if offset == bytes.count { rename(temp, path) } else { unlink(temp) }
+        try? writePrivateFileAtomically(path, Array(report.utf8))
         return path
     }
 }

@@ -1,6 +1,6 @@
-package import Synchronization
+import Synchronization
 package import MitogenWire
-package import MitogenSys
+import MitogenSys
 
 /// A call the router is waiting on: what the console shows as "pending".
 public struct PendingCall: Sendable, Equatable {
@@ -123,27 +123,6 @@ extension Value {
     package static func argumentsText(_ args: [Value], _ kwargs: PyDict) -> String {
         (args.map(\.displayText) + kwargs.map { "\($0.key.stringValue ?? "?")=\($0.value.displayText)" })
             .joined(separator: ", ")
-    }
-
-    /// Short text for displays: Python-like, secrets hidden, long values cut.
-    package var displayText: String {
-        let text: String
-        switch self {
-        case .secret: text = "[secret]"
-        case .str(let s): text = "'" + s + "'"
-        case .bytes(let b), .blob(let b): text = "[\(b.count) bytes]"
-        case .list(let items): text = "[" + items.map(\.displayText).joined(separator: ", ") + "]"
-        case .tuple(let items): text = "(" + items.map(\.displayText).joined(separator: ", ") + (items.count == 1 ? ",)" : ")")
-        case .dict(let d), .kwargs(let d):
-            text = "{" + d.map { "\($0.key.displayText): \($0.value.displayText)" }.joined(separator: ", ") + "}"
-        case .none: text = "None"
-        case .bool(let b): text = b ? "True" : "False"
-        case .int(let i): text = String(i)
-        case .bigInt(let i): text = i.description
-        case .float(let f): text = String(f)
-        default: text = typeName
-        }
-        return text.count > 200 ? String(text.prefix(197)) + "..." : text
     }
 }
 

@@ -50,7 +50,7 @@ public final class Stream: @unchecked Sendable {
     /// The id of the context at the other end (0 until known for a parent).
     public let remoteID: UInt32
     /// When set, messages arriving here carry this authority (Mitogen's stream `auth_id`).
-    public var authID: UInt32?
+    package var authID: UInt32?
     /// True when the peer is a parent or acts with parent authority.
     public internal(set) var isPrivileged: Bool
     /// Process id of the local process behind the stream, when there is one.

@@ -43,9 +43,9 @@ import MitogenWire
 ///   like Mitogen's "EOF on stream; last 100 lines received:".
 ///
 /// After `ready` or `failed` the handshake is finished and ignores input.
-public struct BootstrapHandshake: Sendable {
+package struct BootstrapHandshake: Sendable {
     /// One thing for the caller to do, in the order returned.
-    public enum Action: Sendable, Equatable {
+    package enum Action: Sendable, Equatable {
         /// Write these bytes to the target's stdin.
         case send([UInt8])
         /// Record this line (target output that is not part of the protocol, or a warning).
@@ -59,7 +59,7 @@ public struct BootstrapHandshake: Sendable {
     }
 
     /// Where the conversation stands.
-    public enum Phase: Sendable, Equatable {
+    package enum Phase: Sendable, Equatable {
         /// Waiting for `MITOGEN0 MISS` (upload needed) or `MITO002` (cache hit).
         case awaitingStage
         /// The upload was sent; waiting for `MITO002`.
@@ -71,18 +71,18 @@ public struct BootstrapHandshake: Sendable {
     }
 
     /// Longest line kept; longer lines are truncated.
-    public static let maxLineLength = 64 << 10
+    package static let maxLineLength = 64 << 10
     /// How many recent lines the end-of-file error quotes.
-    public static let keptLineCount = 100
+    package static let keptLineCount = 100
 
-    public let child: ChildBinary
-    public let preferCompression: Bool
-    public let chunkSize: Int
-    public private(set) var phase = Phase.awaitingStage
+    package let child: ChildBinary
+    package let preferCompression: Bool
+    package let chunkSize: Int
+    package private(set) var phase = Phase.awaitingStage
     /// The format uploaded, or nil if none was (cache hit, or not yet).
-    public private(set) var uploadedFormat: ChildBinary.Format?
+    package private(set) var uploadedFormat: ChildBinary.Format?
     /// Payload bytes queued for sending so far.
-    public private(set) var uploadedBytes = 0
+    package private(set) var uploadedBytes = 0
 
     private var stdoutLine = LineAccumulator()
     private var stderrLine = LineAccumulator()
@@ -93,7 +93,7 @@ public struct BootstrapHandshake: Sendable {
     ///   - preferCompression: Send a compressed form (slow links such as ssh); when
     ///     false, send raw bytes (a local pipe moves 7 MiB in milliseconds).
     ///   - chunkSize: Payload bytes per `send` action.
-    public init(child: ChildBinary, preferCompression: Bool, chunkSize: Int = 256 << 10) {
+    package init(child: ChildBinary, preferCompression: Bool, chunkSize: Int = 256 << 10) {
         precondition(chunkSize > 0, "BootstrapHandshake: chunkSize must be positive")
         self.child = child
         self.preferCompression = preferCompression
@@ -102,7 +102,7 @@ public struct BootstrapHandshake: Sendable {
 
     /// Processes bytes read from the target's stdout.
     /// - Returns: What to do, in order; empty once the handshake is finished.
-    public mutating func feed(_ bytes: [UInt8]) -> [Action] {
+    package mutating func feed(_ bytes: [UInt8]) -> [Action] {
         var actions: [Action] = []
         var start = 0
         while start < bytes.count, phase == .awaitingStage || phase == .awaitingReady {
@@ -123,7 +123,7 @@ public struct BootstrapHandshake: Sendable {
 
     /// Processes bytes read from the target's stderr: logged line by line and
     /// kept for the end-of-file error, never interpreted.
-    public mutating func feedDiagnostics(_ bytes: [UInt8]) -> [Action] {
+    package mutating func feedDiagnostics(_ bytes: [UInt8]) -> [Action] {
         var actions: [Action] = []
         var start = 0
         while let newline = bytes[start...].firstIndex(of: 0x0a) {
@@ -138,7 +138,7 @@ public struct BootstrapHandshake: Sendable {
     }
 
     /// The target closed its stdout. Fails unless the handshake already finished.
-    public mutating func eof() -> [Action] {
+    package mutating func eof() -> [Action] {
         guard phase == .awaitingStage || phase == .awaitingReady else { return [] }
         for partial in [stdoutLine.take(), stderrLine.take()] where !partial.isEmpty {
             remember(partial)
@@ -152,15 +152,15 @@ public struct BootstrapHandshake: Sendable {
     private mutating func handle(line rawLine: String, into actions: inout [Action]) {
         let line = rawLine.hasSuffix("\r") ? String(rawLine.dropLast()) : rawLine
         remember(line)
-        if line == FirstStage.readyMarker {
+        if line == BootstrapMarker.readyMarker {
             phase = .ready
             return
         }
-        guard line.hasPrefix(FirstStage.linePrefix) else {
+        guard line.hasPrefix(BootstrapMarker.linePrefix) else {
             actions.append(.log(line))
             return
         }
-        let body = line.dropFirst(FirstStage.linePrefix.count)
+        let body = line.dropFirst(BootstrapMarker.linePrefix.count)
         let verb = body.prefix { $0 != " " }
         let text = String(body.dropFirst(verb.count).drop { $0 == " " })
         switch verb {

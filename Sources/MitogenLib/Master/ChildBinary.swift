@@ -19,14 +19,14 @@ import MitogenWire
 /// them (xz takes seconds on 7 MiB). The first request for a form blocks for
 /// that long: call ``form(_:)`` off the broker thread (for instance right after
 /// `init`) if latency matters.
-public final class ChildBinary: Sendable {
+package final class ChildBinary: Sendable {
     /// How the child is encoded for the upload; the raw value is the word the
     /// first stage reads and reports (`MITOGEN0 MISS ... xz,gzip,raw`).
-    public enum Format: String, Sendable, CaseIterable {
+    package enum Format: String, Sendable, CaseIterable {
         case raw, gzip, zstd, xz
 
         /// The order a slow link prefers: smallest first.
-        public static let compressionPreference: [Format] = [.xz, .zstd, .gzip, .raw]
+        package static let compressionPreference: [Format] = [.xz, .zstd, .gzip, .raw]
 
         /// The local command that writes this form of stdin to stdout.
         var compressorArgv: [String]? {
@@ -40,17 +40,17 @@ public final class ChildBinary: Sendable {
     }
 
     /// An operating system and machine architecture as `uname -s` / `uname -m` print them.
-    public struct Platform: Sendable, Hashable, CustomStringConvertible {
-        public var os: String
-        public var arch: String
+    package struct Platform: Sendable, Hashable, CustomStringConvertible {
+        package var os: String
+        package var arch: String
 
-        public init(os: String, arch: String) {
+        package init(os: String, arch: String) {
             self.os = os
             self.arch = arch
         }
 
         /// The platform this process runs on, from `uname(2)`.
-        public static let current: Platform = {
+        package static let current: Platform = {
             var names = utsname()
             guard uname(&names) == 0 else { return Platform(os: "Linux", arch: "unknown") }
             func field<T>(_ value: inout T) -> String {
@@ -62,17 +62,17 @@ public final class ChildBinary: Sendable {
         }()
 
         /// `os/arch`, as in error messages.
-        public var description: String { "\(os)/\(arch)" }
+        package var description: String { "\(os)/\(arch)" }
     }
 
     /// Where the executable was read from.
-    public let path: String
+    package let path: String
     /// SHA-256 of the executable as 64 lowercase hex digits.
-    public let hash: String
+    package let hash: String
     /// What the executable runs on: the master's own platform unless told otherwise.
-    public let platform: Platform
+    package let platform: Platform
     /// Where compressed forms are kept between master processes; nil keeps them in memory only.
-    public let formCacheDirectory: String?
+    package let formCacheDirectory: String?
 
     private let raw: [UInt8]
     /// Compressed forms computed so far. The lock is held while a compressor
@@ -80,7 +80,7 @@ public final class ChildBinary: Sendable {
     private let forms = Mutex<[Format: [UInt8]]>([:])
 
     /// Size of the uncompressed executable in bytes.
-    public var size: Int { raw.count }
+    package var size: Int { raw.count }
 
     /// Reads and hashes the executable at `path`.
     ///
@@ -91,7 +91,7 @@ public final class ChildBinary: Sendable {
     ///   - formCacheDirectory: Where to keep compressed forms; defaults to
     ///     `${XDG_CACHE_HOME:-$HOME/.cache}/mitogen/forms`.
     /// - Throws: ``ChildBinaryError`` when the file cannot be read.
-    public init(
+    package init(
         path: String, platform: Platform = .current,
         formCacheDirectory: String? = ChildBinary.defaultFormCacheDirectory()
     ) throws(ChildBinaryError) {
@@ -105,7 +105,7 @@ public final class ChildBinary: Sendable {
     /// Reads the executable at `path` whose hash is already known (an
     /// intermediary context serving its own executable: its master told it
     /// the hash, so it does not spend ~50 ms hashing 10 MB again).
-    public init(path: String, knownHash: String, platform: Platform = .current) throws(ChildBinaryError) {
+    package init(path: String, knownHash: String, platform: Platform = .current) throws(ChildBinaryError) {
         self.path = path
         self.platform = platform
         self.formCacheDirectory = ChildBinary.defaultFormCacheDirectory()
@@ -114,7 +114,7 @@ public final class ChildBinary: Sendable {
     }
 
     /// `${XDG_CACHE_HOME:-$HOME/.cache}/mitogen/forms`, or nil when neither variable is set.
-    public static func defaultFormCacheDirectory() -> String? {
+    package static func defaultFormCacheDirectory() -> String? {
         if let xdg = environmentValue("XDG_CACHE_HOME"), xdg.hasPrefix("/") { return xdg + "/mitogen/forms" }
         if let home = environmentValue("HOME"), !home.isEmpty { return home + "/.cache/mitogen/forms" }
         return nil
@@ -126,7 +126,7 @@ public final class ChildBinary: Sendable {
     /// at `$MITOGEN_CHILD`, then in each directory of `$PATH`.
     /// - Returns: The first path that is an executable regular file.
     /// - Throws: ``ChildBinaryError`` listing every place looked at.
-    public static func locate() throws(ChildBinaryError) -> String {
+    package static func locate() throws(ChildBinaryError) -> String {
         var looked: [String] = []
         func usable(_ candidate: String) -> Bool {
             looked.append(candidate)
@@ -162,7 +162,7 @@ public final class ChildBinary: Sendable {
     /// from running the local compressor (then stored in both places, the file
     /// written to a temporary name and renamed). Thread-safe.
     /// - Throws: ``ChildBinaryError`` when the compressor is missing or fails.
-    public func form(_ format: Format) throws(ChildBinaryError) -> [UInt8] {
+    package func form(_ format: Format) throws(ChildBinaryError) -> [UInt8] {
         guard let argv = format.compressorArgv else { return raw }
         let result: Result<[UInt8], ChildBinaryError> = forms.withLock { cache in
             if let done = cache[format] { return .success(done) }
@@ -203,24 +203,24 @@ public final class ChildBinary: Sendable {
 }
 
 /// A failure to find, read or compress the child executable.
-public struct ChildBinaryError: Error, CustomStringConvertible, Sendable {
+package struct ChildBinaryError: Error, CustomStringConvertible, Sendable {
     /// What kind of failure; a struct so codes can be added.
-    public struct Code: Hashable, Sendable {
+    package struct Code: Hashable, Sendable {
         enum Kind: Hashable, Sendable { case notFound, unreadable, compressionFailed }
         let kind: Kind
         /// No executable where ``ChildBinary/locate()`` looked.
-        public static let notFound = Code(kind: .notFound)
+        package static let notFound = Code(kind: .notFound)
         /// The executable could not be opened or read.
-        public static let unreadable = Code(kind: .unreadable)
+        package static let unreadable = Code(kind: .unreadable)
         /// A local compressor was missing or failed.
-        public static let compressionFailed = Code(kind: .compressionFailed)
+        package static let compressionFailed = Code(kind: .compressionFailed)
     }
 
-    public let code: Code
+    package let code: Code
     /// The sentence naming the operation, its argument and the reason.
-    public let message: String
+    package let message: String
     /// The C `errno` behind the failure, if any.
-    public let errno: Int32?
+    package let errno: Int32?
 
     init(_ code: Code, _ message: String, errno: Int32? = nil) {
         self.code = code
@@ -228,7 +228,7 @@ public struct ChildBinaryError: Error, CustomStringConvertible, Sendable {
         self.errno = errno
     }
 
-    public var description: String {
+    package var description: String {
         guard let errno else { return message }
         return "\(message): \(String(cString: strerror(errno)))"
     }

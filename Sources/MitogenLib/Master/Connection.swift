@@ -120,7 +120,7 @@ extension Router {
                     stderr: errWrite, newSession: true))
         } catch {
             for fd in [mine, theirs, errRead, errWrite] { fd.close() }
-            throw StreamError("Child start failed: \(error). Command was: \(argv.map(pythonQuote).joined(separator: " "))")
+            throw StreamError("Child start failed: \(error). Command was: \(argv.map(Value.strRepr).joined(separator: " "))")
         }
         theirs.close()
         errWrite.close()
@@ -217,16 +217,6 @@ extension String {
 }
 
 /// Python's `repr` of a string, for command lines in error texts.
-func pythonQuote(_ s: String) -> String { "'" + s.replacingOccurrences("'", "\\'") + "'" }
-
-extension String {
-    func replacingOccurrences(_ target: Character, _ replacement: String) -> String {
-        var out = ""
-        for c in self { if c == target { out += replacement } else { out.append(c) } }
-        return out
-    }
-}
-
 /// The child binary this master uploads, located and hashed once per process.
 enum ChildBinaryCache {
     private static let cached = Mutex<ChildBinary?>(nil)

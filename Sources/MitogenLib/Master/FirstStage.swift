@@ -44,15 +44,9 @@ import MitogenWire
 ///
 /// The script avoids `!` and keeps every line joinable with `; `, so
 /// `shellCommand` is a single line that csh-family login shells accept too.
-public enum FirstStage {
-    /// `$0` of the first-stage shell, as `ps` shows it on the target.
-    public static let processName = BootstrapMarker.processName
-    /// Every line the first stage prints starts with this.
-    public static let linePrefix = BootstrapMarker.linePrefix
-    /// The line the child prints when its message loop is ready.
-    public static let readyMarker = BootstrapMarker.readyMarker
+package enum FirstStage {
     /// Where the fallback cache directories `<root>/mitogen-<uid>` live.
-    public static let defaultFallbackRoots = ["/tmp", "/var/tmp"]
+    package static let defaultFallbackRoots = ["/tmp", "/var/tmp"]
 
     /// The argv that runs the first stage: `["/bin/sh", "-c", script, "mitogen-stage1"]`.
     ///
@@ -62,10 +56,10 @@ public enum FirstStage {
     ///   - fallbackRoots: Absolute directories under which `mitogen-<uid>` is tried
     ///     after the user's cache directory, in order.
     /// Traps if `hash` is not a hex digest or a root is not absolute (caller bugs).
-    public static func argv(
+    package static func argv(
         hash: String, name: String, childArguments: [String] = [], fallbackRoots: [String] = defaultFallbackRoots
     ) -> [String] {
-        ["/bin/sh", "-c", script(hash: hash, name: name, childArguments: childArguments, fallbackRoots: fallbackRoots), processName]
+        ["/bin/sh", "-c", script(hash: hash, name: name, childArguments: childArguments, fallbackRoots: fallbackRoots), BootstrapMarker.processName]
     }
 
     /// The same program as one command line, for transports that take a string
@@ -73,16 +67,16 @@ public enum FirstStage {
     ///
     /// The script is joined into a single line and single-quoted, so any
     /// Bourne, csh or fish login shell passes it to `/bin/sh` unchanged.
-    public static func shellCommand(
+    package static func shellCommand(
         hash: String, name: String, childArguments: [String] = [], fallbackRoots: [String] = defaultFallbackRoots
     ) -> String {
         let oneLine = scriptLines(hash: hash, name: name, childArguments: childArguments, fallbackRoots: fallbackRoots)
             .joined(separator: "; ")
-        return "/bin/sh -c \(shellQuote(oneLine)) \(processName)"
+        return "/bin/sh -c \(shellQuote(oneLine)) \(BootstrapMarker.processName)"
     }
 
     /// The first-stage script, one statement group per line (see the type's comment).
-    public static func script(
+    package static func script(
         hash: String, name: String, childArguments: [String] = [], fallbackRoots: [String] = defaultFallbackRoots
     ) -> String {
         scriptLines(hash: hash, name: name, childArguments: childArguments, fallbackRoots: fallbackRoots)
@@ -90,7 +84,7 @@ public enum FirstStage {
     }
 
     /// `text` as one POSIX shell word: wrapped in single quotes, each `'` written as `'\''`.
-    public static func shellQuote(_ text: String) -> String {
+    package static func shellQuote(_ text: String) -> String {
         var out = "'"
         for character in text {
             if character == "'" {

@@ -94,10 +94,12 @@ extension Router {
     public var debugEnabled: Bool { extensions.existing(ParentState.self)?.debug.load(ordering: .relaxed) ?? false }
 
     /// Makes this process and every child started afterwards write debug
-    /// logs to `/tmp/mitogen.<pid>.log` (the seed's `enable_debug`).
+    /// logs to `/tmp/mitogen.<pid>.log` (the seed's `enable_debug`), a file
+    /// private to this user: an existing file there that someone else owns,
+    /// or that others can read, is refused.
     public func enableDebug() {
         parentState.debug.store(true, ordering: .relaxed)
-        logToFile(path: "/tmp/mitogen.\(getpid()).log", level: "DEBUG")
+        logToPrivateFile(path: "/tmp/mitogen.\(getpid()).log", level: "DEBUG")
     }
 
     /// Records a log line drained from a context: into the observer's buffer

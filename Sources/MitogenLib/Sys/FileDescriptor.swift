@@ -63,6 +63,40 @@ extension FileDescriptor {
         }
     }
 
+    /// Reads up to `count` bytes, waiting with `poll(2)` when a non-blocking
+    /// descriptor has nothing yet.
+    /// - Returns: the bytes read; empty at end of stream.
+    /// - Throws: `SystemError("read fd N", errno)`.
+    package func read(upTo count: Int) throws(SystemError) -> [UInt8] {
+        var buffer = [UInt8](repeating: 0, count: count)
+        while true {
+            let attempt = buffer.withUnsafeMutableBytes { raw in
+                Result { () throws(SystemError) -> IOResult in try read(into: raw) }
+            }
+            switch try attempt.get() {
+            case .bytes(let n):
+                if n < count { buffer.removeSubrange(n...) }
+                return buffer
+            case .eof: return []
+            case .wouldBlock: _ = try waitUntil(writable: false, timeoutMilliseconds: -1)
+            }
+        }
+    }
+
+    /// Reads exactly `count` bytes.
+    /// - Returns: the bytes, or nil when the stream ends first.
+    /// - Throws: `SystemError("read fd N", errno)`.
+    package func read(exactly count: Int) throws(SystemError) -> [UInt8]? {
+        var out: [UInt8] = []
+        out.reserveCapacity(count)
+        while out.count < count {
+            let chunk = try read(upTo: count - out.count)
+            if chunk.isEmpty { return nil }
+            out += chunk
+        }
+        return out
+    }
+
     /// Writes every byte of `bytes`, waiting with `poll(2)` when a
     /// non-blocking descriptor is full. For small control writes, not for the
     /// Broker's streams.

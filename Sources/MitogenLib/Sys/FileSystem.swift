@@ -10,16 +10,10 @@ package func readWholeFile(_ path: String) throws(SystemError) -> [UInt8] {
     let fd = try FileDescriptor.open(path, flags: O_RDONLY)
     defer { fd.close() }
     var bytes: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 1 << 16)
     while true {
-        let result = chunk.withUnsafeMutableBytes { buffer in
-            Result { () throws(SystemError) in try fd.read(into: buffer) }
-        }
-        switch try result.get() {
-        case .bytes(let count): bytes.append(contentsOf: chunk[..<count])
-        case .eof: return bytes
-        case .wouldBlock: _ = try fd.waitUntil(writable: false, timeoutMilliseconds: -1)
-        }
+        let chunk = try fd.read(upTo: 1 << 16)
+        if chunk.isEmpty { return bytes }
+        bytes += chunk
     }
 }
 
@@ -64,4 +58,54 @@ package func hostName() -> String {
 /// - Throws: `SystemError("open <path>")` (EEXIST when the name is taken).
 package func createPrivateFile(_ path: String) throws(SystemError) -> FileDescriptor {
     try FileDescriptor.open(path, flags: O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode: 0o600)
+}
+
+/// Opens `path` for appending, creating it private to this user (0600) if it
+/// is missing, and refuses it unless it is a regular file owned by this user
+/// that no one else can read or write. A symlink is never followed. For files
+/// at predictable names in shared directories (`/tmp/mitogen.<pid>.log`).
+/// - Throws: `SystemError("open <path>")`, or EPERM when another user owns
+///   the file or it is open to group or others.
+package func openPrivateAppend(_ path: String) throws(SystemError) -> FileDescriptor {
+    let fd = try FileDescriptor.open(path, flags: O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW, mode: 0o600)
+    var info = stat()
+    guard fstat(fd.rawValue, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, info.st_uid == geteuid(),
+        info.st_mode & 0o077 == 0
+    else {
+        fd.close()
+        throw SystemError("open \(path) (not a private regular file of uid \(geteuid()))", errno: EPERM, path: path)
+    }
+    return fd
+}
+
+/// Replaces `path` with `bytes` atomically: writes a new private temporary
+/// file beside it (0600, `O_EXCL`, random name) and renames it over `path`,
+/// so a reader never sees half a file and a planted symlink is replaced,
+/// not followed.
+/// - Throws: `SystemError` of the create, write or rename.
+package func writePrivateFileAtomically(_ path: String, _ bytes: [UInt8]) throws(SystemError) {
+    var attempt = 0
+    while true {
+        let temporary = "\(path).\(String(UInt64.random(in: 0...UInt64.max), radix: 36)).tmp"
+        let fd: FileDescriptor
+        do {
+            fd = try createPrivateFile(temporary)
+        } catch where error.errno == EEXIST && attempt < 8 {
+            attempt += 1
+            continue
+        }
+        do {
+            defer { fd.close() }
+            try fd.writeAll(bytes)
+        } catch {
+            unlink(temporary)
+            throw error
+        }
+        guard rename(temporary, path) == 0 else {
+            let error = SystemError("rename \(temporary) to \(path)", errno: errno, path: path)
+            unlink(temporary)
+            throw error
+        }
+        return
+    }
 }

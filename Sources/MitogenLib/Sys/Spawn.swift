@@ -117,7 +117,7 @@ package func resolveExecutable(_ executable: String, environment: [String]?) thr
     if let environment {
         searchPath = environment.first { $0.hasPrefix("PATH=") }.map { String($0.dropFirst(5)) } ?? "/usr/local/bin:/usr/bin:/bin"
     } else {
-        searchPath = getenv("PATH").map { String(cString: $0) } ?? "/usr/local/bin:/usr/bin:/bin"
+        searchPath = environmentValue("PATH") ?? "/usr/local/bin:/usr/bin:/bin"
     }
     var sawDenied = false
     for dir in searchPath.split(separator: ":", omittingEmptySubsequences: false) {

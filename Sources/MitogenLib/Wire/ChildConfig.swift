@@ -2,20 +2,20 @@
 /// ancestors, and the options the seed passes down. It travels as one argv
 /// word (`--mitogen-config=id=5,parents=1.0,...`) through the first stage, so
 /// the child needs no extra round trip before it is ready.
-public struct ChildConfig: Sendable, Equatable {
-    public var contextID: UInt32
-    public var parentIDs: [UInt32]
-    public var maxMessageSize: Int = WireLimits.defaultMaxMessageSize
-    public var debug = false
-    public var profiling = false
-    public var unidirectional = false
+package struct ChildConfig: Sendable, Equatable {
+    package var contextID: UInt32
+    package var parentIDs: [UInt32]
+    package var maxMessageSize: Int = WireLimits.defaultMaxMessageSize
+    package var debug = false
+    package var profiling = false
+    package var unidirectional = false
     /// Python level number below which the child does not forward logs.
-    public var logLevel = 20
+    package var logLevel = 20
     /// SHA-256 of the child executable, so the child can serve it to its own
     /// children without hashing it again.
-    public var childHash: String?
+    package var childHash: String?
 
-    public init(contextID: UInt32, parentIDs: [UInt32]) {
+    package init(contextID: UInt32, parentIDs: [UInt32]) {
         self.contextID = contextID
         self.parentIDs = parentIDs
     }
@@ -23,7 +23,7 @@ public struct ChildConfig: Sendable, Equatable {
     static let flag = "--mitogen-config="
 
     /// The argv word. Only digits, letters, `=`, `,` and `.`: safe unquoted in sh.
-    public var argument: String {
+    package var argument: String {
         let parents = parentIDs.map(String.init).joined(separator: ".")
         return Self.flag
             + "id=\(contextID),parents=\(parents),max=\(maxMessageSize),debug=\(debug ? 1 : 0),"
@@ -32,7 +32,7 @@ public struct ChildConfig: Sendable, Equatable {
     }
 
     /// Parses `argument`. Returns nil for anything malformed.
-    public init?(argument: String) {
+    package init?(argument: String) {
         guard argument.hasPrefix(Self.flag) else { return nil }
         var fields: [Substring: Substring] = [:]
         for pair in argument.dropFirst(Self.flag.count).split(separator: ",") {

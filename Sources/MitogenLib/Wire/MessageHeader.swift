@@ -78,28 +78,9 @@ public enum FrameError: Error, Equatable, CustomStringConvertible {
         switch self {
         case .badMagic(let bytes):
             "Corruption detected: frame signature incorrect. This likely means some external process is "
-                + "interfering with the connection. Received:\n\n\(bytesRepr(bytes))"
+                + "interfering with the connection. Received:\n\n\(Value.bytesRepr(bytes))"
         case .tooLarge(let got, let max):
             "Maximum message size exceeded (got \(got), max \(max))"
         }
     }
-}
-
-/// Python-style `repr(bytes)`, used in error texts.
-func bytesRepr(_ bytes: [UInt8]) -> String {
-    var s = "b'"
-    for b in bytes {
-        switch b {
-        case 0x5c: s += "\\\\"
-        case 0x27: s += "\\'"
-        case 0x0a: s += "\\n"
-        case 0x0d: s += "\\r"
-        case 0x09: s += "\\t"
-        case 0x20..<0x7f: s.unicodeScalars.append(Unicode.Scalar(b))
-        default:
-            let hex = String(b, radix: 16)
-            s += "\\x" + (hex.count == 1 ? "0" + hex : hex)
-        }
-    }
-    return s + "'"
 }

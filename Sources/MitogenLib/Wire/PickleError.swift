@@ -79,27 +79,3 @@ func hexByte(_ b: UInt8) -> String {
     let digits = Array("0123456789abcdef")
     return "0x" + String(digits[Int(b >> 4)]) + String(digits[Int(b & 0xf)])
 }
-
-/// Python's `repr()` of a str, for error texts that quote names as Mitogen's
-/// `%r` does: single quotes unless the text holds a single quote and no double
-/// one; backslash escapes for quotes, backslashes and control characters.
-func pyStrRepr(_ s: String) -> String {
-    let quote: Character = s.contains("'") && !s.contains("\"") ? "\"" : "'"
-    var out = String(quote)
-    for scalar in s.unicodeScalars {
-        switch scalar.value {
-        case 0x5c: out += "\\\\"
-        case 0x0a: out += "\\n"
-        case 0x0d: out += "\\r"
-        case 0x09: out += "\\t"
-        case 0..<0x20, 0x7f..<0xa1:
-            let hex = hexByte(UInt8(scalar.value))
-            out += "\\x" + hex.dropFirst(2)
-        default:
-            if Character(scalar) == quote { out += "\\" }
-            out.unicodeScalars.append(scalar)
-        }
-    }
-    out.append(quote)
-    return out
-}

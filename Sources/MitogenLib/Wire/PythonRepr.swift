@@ -19,36 +19,62 @@ extension Value {
     ///   `Sender(Context(5, None), 1000)`, `CallError('text')`,
     ///   `[blob: 3 bytes]` and `[secret]` (content hidden, not literals), and
     ///   Kwargs like a plain dict (`{'a': 1}`), which reads back as a dict.
-    public var pythonRepr: String {
+    public var pythonRepr: String { repr(.literal) }
+
+    /// The value as text in `style`; every repr in the package comes from here.
+    package func repr(_ style: ReprStyle) -> String {
         var out = ""
-        writeRepr(to: &out)
+        writeRepr(to: &out, style)
         return out
     }
 
-    private func writeRepr(to out: inout String) {
+    /// A short one-line form for displays and log lines: the repr with bytes
+    /// summarised as `[N bytes]`, secrets hidden, cut at 200 characters.
+    package var displayText: String {
+        let text = repr(.display)
+        return text.count > 200 ? String(text.prefix(197)) + "..." : text
+    }
+
+    /// CPython's `repr(str)`: quote choice and escapes as `unicode_repr`.
+    package static func strRepr(_ s: String) -> String {
+        var out = ""
+        writeStringRepr(s, to: &out)
+        return out
+    }
+
+    /// CPython's `repr(bytes)`: `b'...'` with `\xhh` outside printable ASCII.
+    package static func bytesRepr(_ bytes: [UInt8]) -> String {
+        var out = ""
+        writeBytesRepr(bytes, to: &out)
+        return out
+    }
+
+    private func writeRepr(to out: inout String, _ style: ReprStyle) {
         switch self {
         case .none: out += "None"
         case .bool(let b): out += b ? "True" : "False"
         case .int(let i): out += String(i)
         case .bigInt(let n): out += n.description
-        case .float(let d): out += Self.floatRepr(d)
+        case .float(let d):
+            out += style != .literal && d.isInfinite ? (d < 0 ? "-inf" : "inf") : Self.floatRepr(d)
         case .str(let s): Self.writeStringRepr(s, to: &out)
+        case .bytes(let b) where style == .display: out += "[\(b.count) bytes]"
         case .bytes(let b): Self.writeBytesRepr(b, to: &out)
-        case .list(let items): Self.writeSequence(items, open: "[", close: "]", to: &out)
+        case .list(let items): Self.writeSequence(items, open: "[", close: "]", to: &out, style)
         case .tuple(let items):
             if items.count == 1 {
                 out += "("
-                items[0].writeRepr(to: &out)
+                items[0].writeRepr(to: &out, style)
                 out += ",)"
             } else {
-                Self.writeSequence(items, open: "(", close: ")", to: &out)
+                Self.writeSequence(items, open: "(", close: ")", to: &out, style)
             }
-        case .dict(let d), .kwargs(let d): Self.writeDict(d, to: &out)
+        case .dict(let d), .kwargs(let d): Self.writeDict(d, to: &out, style)
         case .set(let items):
-            if items.isEmpty { out += "set()" } else { Self.writeSequence(items, open: "{", close: "}", to: &out) }
+            if items.isEmpty { out += "set()" } else { Self.writeSequence(items, open: "{", close: "}", to: &out, style) }
         case .frozenset(let items):
             out += "frozenset("
-            if !items.isEmpty { Self.writeSequence(items, open: "{", close: "}", to: &out) }
+            if !items.isEmpty { Self.writeSequence(items, open: "{", close: "}", to: &out, style) }
             out += ")"
         case .context(let id, let name):
             out += "Context(\(id), "
@@ -95,22 +121,24 @@ extension Value {
         return (negative ? "-" : "") + body
     }
 
-    private static func writeSequence(_ items: [Value], open: String, close: String, to out: inout String) {
+    private static func writeSequence(
+        _ items: [Value], open: String, close: String, to out: inout String, _ style: ReprStyle
+    ) {
         out += open
         for (i, item) in items.enumerated() {
             if i > 0 { out += ", " }
-            item.writeRepr(to: &out)
+            item.writeRepr(to: &out, style)
         }
         out += close
     }
 
-    private static func writeDict(_ d: PyDict, to out: inout String) {
+    private static func writeDict(_ d: PyDict, to out: inout String, _ style: ReprStyle) {
         out += "{"
         for (i, (key, value)) in zip(d.keys, d.values).enumerated() {
             if i > 0 { out += ", " }
-            key.writeRepr(to: &out)
+            key.writeRepr(to: &out, style)
             out += ": "
-            value.writeRepr(to: &out)
+            value.writeRepr(to: &out, style)
         }
         out += "}"
     }
@@ -119,7 +147,7 @@ extension Value {
     /// quote and no double quote; escapes for the quote, backslash, `\t\n\r`,
     /// other ASCII controls and DEL as `\xhh`, and non-printable non-ASCII as
     /// `\xhh`, `\uhhhh` or `\Uhhhhhhhh` by size.
-    static func writeStringRepr(_ s: String, to out: inout String) {
+    private static func writeStringRepr(_ s: String, to out: inout String) {
         let scalars = s.unicodeScalars
         let quote: Unicode.Scalar = scalars.contains("'") && !scalars.contains("\"") ? "\"" : "'"
         out.unicodeScalars.append(quote)
@@ -150,7 +178,7 @@ extension Value {
 
     /// CPython's `bytes.__repr__`: `b'...'` with the same quote choice, and
     /// everything outside printable ASCII as `\xhh`.
-    static func writeBytesRepr(_ bytes: [UInt8], to out: inout String) {
+    private static func writeBytesRepr(_ bytes: [UInt8], to out: inout String) {
         let quote: UInt8 = bytes.contains(0x27) && !bytes.contains(0x22) ? 0x22 : 0x27
         out += "b"
         out.unicodeScalars.append(Unicode.Scalar(quote))
@@ -188,4 +216,15 @@ extension Value {
         let digits = String(v, radix: 16)
         return String(repeating: "0", count: max(0, width - digits.count)) + digits
     }
+}
+
+/// How `Value.repr(_:)` prints.
+package enum ReprStyle: Sendable {
+    /// Reads back with `ast.literal_eval`: infinities as `1e999` (the console
+    /// and `mitogen-tui call`).
+    case literal
+    /// CPython's own `repr()` text, as error messages quote values: `inf`.
+    case python
+    /// `python`, with bytes summarised as `[N bytes]` (displays and logs).
+    case display
 }

@@ -14,9 +14,9 @@
 /// let hex = SHA256.hex(hasher.finalize())
 /// ```
 /// One-shot: `SHA256.hexDigest(of: bytes)`.
-public struct SHA256: Sendable {
+package struct SHA256: Sendable {
     /// Length of a digest in bytes.
-    public static let digestSize = 32
+    package static let digestSize = 32
     private static let blockSize = 64
 
     /// The eight working words, starting at the initial hash value H(0).
@@ -30,12 +30,12 @@ public struct SHA256: Sendable {
     private var length: UInt64 = 0
 
     /// A hasher with no input yet.
-    public init() {
+    package init() {
         pending.reserveCapacity(Self.blockSize)
     }
 
     /// Adds `bytes` to the message. Any chunking gives the same digest.
-    public mutating func update(_ bytes: some Collection<UInt8>) {
+    package mutating func update(_ bytes: some Collection<UInt8>) {
         let done: Void? = bytes.withContiguousStorageIfAvailable { update(UnsafeRawBufferPointer($0)) }
         if done == nil {
             Array(bytes).withUnsafeBytes { update($0) }
@@ -43,7 +43,7 @@ public struct SHA256: Sendable {
     }
 
     /// Adds the bytes of `raw` to the message.
-    public mutating func update(_ raw: UnsafeRawBufferPointer) {
+    package mutating func update(_ raw: UnsafeRawBufferPointer) {
         length &+= UInt64(raw.count)
         var offset = 0
         if !pending.isEmpty {
@@ -65,7 +65,7 @@ public struct SHA256: Sendable {
     }
 
     /// Pads the message and returns its 32-byte digest. The hasher is consumed.
-    public consuming func finalize() -> [UInt8] {
+    package consuming func finalize() -> [UInt8] {
         let bitLength = length &* 8
         var tail = pending
         tail.append(0x80)
@@ -94,19 +94,19 @@ public struct SHA256: Sendable {
     }
 
     /// The digest of `bytes`.
-    public static func digest(of bytes: some Collection<UInt8>) -> [UInt8] {
+    package static func digest(of bytes: some Collection<UInt8>) -> [UInt8] {
         var hasher = SHA256()
         hasher.update(bytes)
         return hasher.finalize()
     }
 
     /// The digest of `bytes` as 64 lowercase hex digits (what `sha256sum` prints).
-    public static func hexDigest(of bytes: some Collection<UInt8>) -> String {
+    package static func hexDigest(of bytes: some Collection<UInt8>) -> String {
         hex(digest(of: bytes))
     }
 
     /// `bytes` as lowercase hex, two digits per byte.
-    public static func hex(_ bytes: some Sequence<UInt8>) -> String {
+    package static func hex(_ bytes: some Sequence<UInt8>) -> String {
         let digits: [UInt8] = Array("0123456789abcdef".utf8)
         var out: [UInt8] = []
         for byte in bytes {
@@ -117,7 +117,7 @@ public struct SHA256: Sendable {
     }
 
     /// True if `text` looks like a hex SHA-256 digest: exactly 64 lowercase hex digits.
-    public static func isHexDigest(_ text: String) -> Bool {
+    package static func isHexDigest(_ text: String) -> Bool {
         text.utf8.count == 64 && text.utf8.allSatisfy { (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }
     }
 

@@ -114,7 +114,7 @@ extension Unpickler {
         for (key, value) in zip(dict.keys, dict.values) {
             if case .bytes(let raw) = key {
                 guard let text = String(validating: raw, as: UTF8.self) else {
-                    throw invalid("'utf-8' codec can't decode keyword argument name \(bytesRepr(raw))")
+                    throw invalid("'utf-8' codec can't decode keyword argument name \(Value.bytesRepr(raw))")
                 }
                 result[.str(text)] = value
             } else {

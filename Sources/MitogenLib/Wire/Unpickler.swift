@@ -207,7 +207,7 @@ struct Unpickler {
         position = start
         let module = try readLine()
         let name = try readLine()
-        throw failure(.forbiddenGlobal, "cannot unpickle \(pyStrRepr(module))/\(pyStrRepr(name))")
+        throw failure(.forbiddenGlobal, "cannot unpickle \(Value.strRepr(module))/\(Value.strRepr(name))")
     }
 
     /// A GLOBAL operand line, without its newline.

@@ -1,4 +1,5 @@
 import Glibc
+import MitogenSys
 
 /// Sends fd 2 to a file while curses owns the terminal, so nothing (ours,
 /// the library's, a child's) scribbles over the screen; `restore()` puts the
@@ -7,16 +8,27 @@ struct StderrRedirect {
     let path: String
     private let saved: Int32
 
-    /// Redirects stderr to `$MITOGEN_TUI_STDERR`, else
-    /// `/tmp/mitogen-tui.<uid>.<pid>.stderr`.
+    /// Redirects stderr to `$MITOGEN_TUI_STDERR`, else to a new private file
+    /// `/tmp/mitogen-tui.<uid>.<pid>.stderr` (created with `O_EXCL` and
+    /// `O_NOFOLLOW`, mode 0600: a file or symlink another user planted at
+    /// that name is never written through).
     /// - Returns: nil if the file cannot be opened (stderr is left alone).
     init?() {
-        path = getenv("MITOGEN_TUI_STDERR").map { String(cString: $0) } ?? "/tmp/mitogen-tui.\(getuid()).\(getpid()).stderr"
-        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { return nil }
+        let fd: FileDescriptor
+        if let chosen = environmentValue("MITOGEN_TUI_STDERR") {
+            path = chosen
+            guard let opened = try? FileDescriptor.open(chosen, flags: O_WRONLY | O_CREAT | O_TRUNC, mode: 0o600) else {
+                return nil
+            }
+            fd = opened
+        } else {
+            path = "/tmp/mitogen-tui.\(getuid()).\(getpid()).stderr"
+            guard let created = try? createPrivateFile(path) else { return nil }
+            fd = created
+        }
         saved = dup(2)
-        dup2(fd, 2)
-        close(fd)
+        dup2(fd.rawValue, 2)
+        fd.close()
     }
 
     /// Points fd 2 back at the terminal; removes the file if nothing was

@@ -1,4 +1,5 @@
 import Glibc
+import MitogenSys
 
 /// Finds and loads themes by name, following `inherits` chains.
 ///
@@ -13,7 +14,7 @@ struct ThemeLibrary: Sendable {
     /// The standard search path for the running executable.
     static func standard() -> ThemeLibrary {
         var dirs: [String] = []
-        if let env = getenv("MITOGEN_TUI_THEMES") { dirs.append(String(cString: env)) }
+        if let env = environmentValue("MITOGEN_TUI_THEMES") { dirs.append(env) }
         if let exe = executableDirectory() {
             dirs.append(exe + "/../../themes")
             dirs.append(exe + "/../../../themes")
@@ -82,27 +83,11 @@ struct ThemeLibrary: Sendable {
 
 /// The directory of the running executable, from /proc/self/exe.
 func executableDirectory() -> String? {
-    var buffer = [CChar](repeating: 0, count: 4096)
-    let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
-    guard n > 0 else { return nil }
-    let path = String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    guard let slash = path.lastIndex(of: "/") else { return nil }
+    guard let path = ownExecutablePath(), let slash = path.lastIndex(of: "/") else { return nil }
     return String(path[..<slash])
 }
 
 /// The whole file as UTF-8 text, or nil if it cannot be opened or read.
 func readTextFile(_ path: String) -> String? {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else { return nil }
-    defer { close(fd) }
-    var bytes: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 16384)
-    while true {
-        let n = read(fd, &chunk, chunk.count)
-        if n < 0 && errno == EINTR { continue }
-        if n < 0 { return nil }
-        if n == 0 { break }
-        bytes += chunk[0..<n]
-    }
-    return String(decoding: bytes, as: UTF8.self)
+    (try? readWholeFile(path)).map { String(decoding: $0, as: UTF8.self) }
 }

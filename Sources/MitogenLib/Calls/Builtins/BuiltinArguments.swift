@@ -26,7 +26,7 @@ struct BuiltinArguments {
         for (name, value) in zip(parameters, args) { bound[name] = value }
         for (key, value) in kwargs {
             guard let name = key.stringValue, parameters.contains(name) else {
-                throw PythonErrors.typeError("\(function)() got an unexpected keyword argument \(PythonRepr.str(key).quotedForMessage)")
+                throw PythonErrors.typeError("\(function)() got an unexpected keyword argument \((key.stringValue ?? key.repr(.python)).quotedForMessage)")
             }
             guard bound[name] == nil else {
                 throw PythonErrors.typeError("\(function)() got multiple values for argument '\(name)'")

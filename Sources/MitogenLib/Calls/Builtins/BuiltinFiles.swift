@@ -64,7 +64,7 @@ enum BuiltinFiles {
     }
 
     private static func tooBig(_ path: String, size: Int) -> PyException {
-        PythonErrors.valueError("files.read: \(PythonRepr.string(path)) is \(size) bytes, over the \(readLimit >> 20) MiB limit of files.read; stream it with files.get")
+        PythonErrors.valueError("files.read: \(Value.strRepr(path)) is \(size) bytes, over the \(readLimit >> 20) MiB limit of files.read; stream it with files.get")
     }
 
     private static let tempCounter = Atomic<Int>(0)

@@ -135,8 +135,8 @@ enum BuiltinSubprocess {
                 if error.operation.hasPrefix("exec ") { throw PythonErrors.osError(errno: error.errno, path: program) }
                 throw PythonErrors.from(error)
             } catch is SubprocessRunner.TimedOut {
-                let after = timeout.map(PythonRepr.str) ?? "?"
-                throw PyException("subprocess.TimeoutExpired", "Command '\(PythonRepr.str(original))' timed out after \(after) seconds")
+                let after = timeout.map { $0.stringValue ?? $0.repr(.python) } ?? "?"
+                throw PyException("subprocess.TimeoutExpired", "Command '\(original.stringValue ?? original.repr(.python))' timed out after \(after) seconds")
             } catch {
                 throw PyException("OSError", "\(error)")
             }
@@ -144,7 +144,7 @@ enum BuiltinSubprocess {
 
         /// Raises `CalledProcessError` unless the program exited 0.
         func check(_ status: ProcessStatus) throws(PyException) {
-            let cmd = PythonRepr.str(original)
+            let cmd = original.stringValue ?? original.repr(.python)
             switch status {
             case .exited(0): return
             case .exited(let code):

@@ -28,7 +28,7 @@ struct SubprocessRunner {
             case .int(-2)? where name == "stderr": return .toStdout
             case .int(-3)?: return .discard
             case let other?:
-                throw PythonErrors.valueError("\(function)() argument '\(name)': only None, PIPE (-1), \(name == "stderr" ? "STDOUT (-2), " : "")DEVNULL (-3) are supported, got \(PythonRepr.value(other))")
+                throw PythonErrors.valueError("\(function)() argument '\(name)': only None, PIPE (-1), \(name == "stderr" ? "STDOUT (-2), " : "")DEVNULL (-3) are supported, got \(other.repr(.python))")
             }
         }
     }

@@ -38,7 +38,7 @@ public enum FakeSSH {
         try writeExecutable(dir + "/ssh", script)
 
         var env = currentEnvironment().filter { !$0.hasPrefix("PATH=") }
-        let path = getenv("PATH").map { String(cString: $0) } ?? "/usr/bin:/bin"
+        let path = environmentValue("PATH") ?? "/usr/bin:/bin"
         env.append("PATH=\(dir):\(path)")
         let devnull = try FileDescriptor.open("/dev/null", flags: O_RDONLY)
         defer { devnull.close() }
@@ -112,19 +112,17 @@ public enum FakeSSH {
             guard case .sender(let cid, let handle) = try out.get(timeout: 30).unpickle() else { return }
             let stdin = Sender(context: router.context(byID: cid), handle: handle)
             let pump = startThread(name: "fakessh.stdin") {
-                var buf = [UInt8](repeating: 0, count: 65536)
-                while true {
-                    let n = buf.withUnsafeMutableBytes { read(conn, $0.baseAddress, $0.count) }
-                    if n < 0 && errno == EINTR { continue }
-                    if n <= 0 { break }
-                    stdin.send(.blob(Array(buf[0..<n])))
+                while let chunk = try? FileDescriptor(rawValue: conn).read(upTo: 65536), !chunk.isEmpty {
+                    stdin.send(.blob(chunk))
                 }
                 stdin.send(.none)
             }
             while true {
                 let value = try out.get().unpickle()
-                guard case .tuple(let t) = value, t.count == 2, let kind = t[0].intValue, let bytes = t[1].bytesValue else { break }
-                writeFrame(conn, kind: UInt8(kind), bytes)
+                guard case .tuple(let t) = value, t.count == 2, let bytes = t[1].bytesValue,
+                    let kind = t[0].intValue.flatMap({ UInt8(exactly: $0) }), kind == 1 || kind == 2
+                else { break }
+                writeFrame(conn, kind: kind, bytes)
             }
             let code = try call.get().unpickle().intValue ?? 255
             var status = Int32(truncatingIfNeeded: code).littleEndian
@@ -154,25 +152,11 @@ public enum FakeSSH {
     }
 
     package static func readExactly(_ fd: Int32, _ n: Int) -> [UInt8]? {
-        var out = [UInt8](repeating: 0, count: n)
-        var got = 0
-        while got < n {
-            let r = out.withUnsafeMutableBytes { read(fd, $0.baseAddress! + got, n - got) }
-            if r < 0 && errno == EINTR { continue }
-            if r <= 0 { return nil }
-            got += r
-        }
-        return out
+        (try? FileDescriptor(rawValue: fd).read(exactly: n)) ?? nil
     }
 
     package static func writeAll(_ fd: Int32, _ bytes: [UInt8]) {
-        var off = 0
-        while off < bytes.count {
-            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + off, bytes.count - off) }
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { return }
-            off += n
-        }
+        try? FileDescriptor(rawValue: fd).writeAll(bytes)
     }
 
     static func writeFrame(_ fd: Int32, kind: UInt8, _ bytes: [UInt8]) {

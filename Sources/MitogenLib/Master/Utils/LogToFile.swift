@@ -19,10 +19,26 @@ import MitogenWire
 ///   - io: include the very verbose `mitogen.io` records.
 ///   - level: minimum level name.
 public func logToFile(path: String? = nil, io: Bool = false, level: String = "INFO") {
-    let env = { (name: String) -> String? in getenv(name).map { String(cString: $0) } }
-    let levelName = (env("MITOGEN_LOG_LEVEL") ?? level).uppercased()
     let fd: Int32 = path.map { open($0, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644) } ?? 2
-    LogSink.shared.configure(fd: fd >= 0 ? fd : 2, level: Logger.Level(name: levelName), io: io || env("MITOGEN_LOG_IO") == "1")
+    configureLogSink(fd: fd >= 0 ? fd : 2, io: io, level: level)
+}
+
+/// `logToFile` for a file at a predictable name in a shared directory: it
+/// must be (or become) a private regular file of this user, never a planted
+/// file or symlink; stderr otherwise, with the reason.
+package func logToPrivateFile(path: String, level: String) {
+    do {
+        let fd = try openPrivateAppend(path)
+        configureLogSink(fd: fd.rawValue, io: false, level: level)
+    } catch {
+        configureLogSink(fd: 2, io: false, level: level)
+        logError("not logging to \(path): \(error)")
+    }
+}
+
+private func configureLogSink(fd: Int32, io: Bool, level: String) {
+    let levelName = (environmentValue("MITOGEN_LOG_LEVEL") ?? level).uppercased()
+    LogSink.shared.configure(fd: fd, level: Logger.Level(name: levelName), io: io || environmentValue("MITOGEN_LOG_IO") == "1")
 }
 
 /// Where `logToFile` writes; one per process.
