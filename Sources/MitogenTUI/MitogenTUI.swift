@@ -7,11 +7,12 @@ struct MitogenTUI: ParsableCommand {
         commandName: "mitogen-tui",
         abstract: "Mitogen for Swift: reach contexts through chains of hops and call functions in them.",
         discussion: """
-            Chains are hops joined by '->', nearest first (DESIGN §10):
+            A chain is hops joined by '->', nearest first. A hop is
+            method[:target][?key=value&...] with Mitogen's parameter names;
+            a password is never written in clear: password=env:NAME or password=ask.
               local
               local -> local?name=inner
               fork
-            A hop is method[:target][?key=value&...] with the seed's parameter names.
             """,
         subcommands: [ConsoleMain.self, CallCommand.self],
         defaultSubcommand: ConsoleMain.self

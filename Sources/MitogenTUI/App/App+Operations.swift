@@ -122,6 +122,22 @@ extension App {
         return .error("\(error)", trace: [])
     }
 
+    /// Asks context `contextID` for its function catalog (the console's own
+    /// registry is empty: the functions live in the children), so `:call`
+    /// completes the names the targets really have.
+    func learnFunctions(from contextID: UInt32) {
+        let context = router.context(byID: contextID)
+        let wake = self.wake
+        runDetached {
+            guard case .list(let entries)? = try? context.callValue("mitogen.functions", timeout: 10) else { return }
+            let names = entries.compactMap { entry -> String? in
+                guard case .dict(let d) = entry else { return nil }
+                return d.first { $0.key.stringValue == "name" }?.value.stringValue
+            }
+            wake.post(.functionsListed(names))
+        }
+    }
+
     /// Asks context `contextID` what it is running (`mitogen.inflight`),
     /// shown in the results pane one call a line.
     func askInflight(contextID: UInt32) {

@@ -38,6 +38,8 @@ final class App {
     var tree = TreeOutcome(rows: [], selectedIndex: nil, scroll: 0)
     var history = History()
     var completion = Completion()
+    /// Set once a context answered `mitogen.functions`: completion offers its catalog.
+    var listedFunctions = false
     var running = true
     /// Password prompts still to answer before an open can start.
     var pendingOpens: [Int: PendingOpen] = [:]
@@ -56,7 +58,6 @@ final class App {
         state.readOnly = options.readOnly
         state.slowAfter = options.slowAfter
         state.stuckAfter = options.stuckAfter
-        completion.functions = Functions.all.map(\.name)
     }
 
     /// Runs the console until the operator quits.
@@ -173,6 +174,10 @@ final class App {
         case .opened(let chain, let id, let name):
             setStatus("opened \(name) (id \(id)) via \(chain)")
             if state.selectedID == nil { state.selectedID = id }
+            if !listedFunctions { learnFunctions(from: id) }
+        case .functionsListed(let names):
+            listedFunctions = true
+            completion.functions = Array(Set(completion.functions).union(names)).sorted()
         case .openFailed(let chain, let error):
             setStatus("open \(chain) failed: \(error)", error: true)
         case .callDone(let serial, let outcome):

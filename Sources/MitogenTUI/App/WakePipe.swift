@@ -62,6 +62,8 @@ enum AppEvent: Sendable {
     case opened(chain: String, contextID: UInt32, name: String)
     case openFailed(chain: String, error: String)
     case callDone(serial: Int, outcome: CallResult.Outcome)
+    /// A context's function catalog (`mitogen.functions`), for completion.
+    case functionsListed([String])
     case shutdownDone(name: String, forced: Bool, note: String?)
     case status(String, isError: Bool)
 }

@@ -21,7 +21,7 @@ enum ConsoleCommandName: String, CaseIterable, Sendable {
     var summary: String {
         switch self {
         case .open:
-            "Connect a chain (DESIGN §10). A chain that does not start with `local` or a remote method starts under the selected context."
+            "Connect a chain: hops method[:target][?key=value&...] joined by ->, nearest first. A chain that does not start with `local` or a remote method starts under the selected context."
         case .call: "Call a function on the selected context, e.g. `os.getpid()`; the result goes to the results pane."
         case .shutdown: "Shut down the selected context (or its subtree), after confirmation."
         case .cancel: "Cancel the selected pending call (or the one with HANDLE): its waiter gets an error at once."
