@@ -1,4 +1,4 @@
-// fork/exec and PTY opening for MitogenLib's Core/Sys layer. Between fork()
+// fork/exec, PTY opening and pidfds for MitogenLib's Sys layer. Between fork()
 // and execve() only async-signal-safe calls run: no malloc, no locks, no Swift.
 #define _GNU_SOURCE
 #include "CMitogenSys.h"
@@ -168,6 +168,15 @@ int mitogen_open_pty(int *master, int *slave, char *slave_name, size_t name_len)
 }
 
 int mitogen_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
+
+int mitogen_pidfd_open(pid_t pid) {
+#ifdef SYS_pidfd_open
+    return (int)syscall(SYS_pidfd_open, pid, 0);
+#else
+    errno = ENOSYS;
+    return -1;
+#endif
+}
 
 void mitogen_strerror(int err, char *buffer, size_t len) {
     if (len == 0) return;

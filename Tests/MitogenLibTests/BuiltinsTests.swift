@@ -1,5 +1,6 @@
 import Glibc
 import Testing
+import TestSupport
 import MitogenLib
 @testable import MitogenSys
 @testable import MitogenWire
@@ -43,7 +44,7 @@ struct TempDirectory {
     func cleanup() { _ = try? runCapturing(["/bin/rm", "-rf", path]) }
 }
 
-private let python3Available = (try? resolveExecutable("python3", environment: nil)) != nil
+private let python3Available = systemPython() != nil
 
 @Suite struct BuiltinsTests {
     // MARK: os

@@ -21,14 +21,19 @@ import MitogenLib
         try latch.put(2)
         #expect(try latch.get() == 1)
         #expect(try latch.get() == 2)
-        // close() wakes a sleeper with LatchError, and later puts fail.
-        let woke = Latch<Bool>()
+        // close() wakes a sleeper with LatchError, and later puts fail. The
+        // close waits until the thread is really asleep in get(), and the
+        // sleeper reports how long it slept: woken, not timed out.
+        let woke = Latch<Double>()
         _ = startThread(name: "sleeper") {
-            do { _ = try latch.get(timeout: 5) } catch is LatchError { try? woke.put(true) } catch {}
+            let started = monotonicNow()
+            do { _ = try latch.get(timeout: 5) } catch is LatchError { try? woke.put(monotonicNow() - started) } catch {}
         }
-        usleep(20_000)
+        #expect(waitUntil { latch.sleeperCount == 1 })
+        usleep(50_000)
         latch.close()
-        #expect(try woke.get(timeout: 2))
+        let slept = try woke.get(timeout: 2)
+        #expect(slept >= 0.045 && slept < 1.0)
         #expect(throws: LatchError.self) { try latch.put(3) }
         #expect(throws: LatchError.self) { try latch.get(block: false) }
     }

@@ -1,4 +1,5 @@
 import Testing
+import TestSupport
 
 import MitogenLib
 @testable import MitogenSys
@@ -164,21 +165,4 @@ import MitogenLib
         #expect(error == .tooLarge(got: 11, max: 10))
         #expect(try message.frame(maxMessageSize: 11).count == MessageHeader.size + 11)
     }
-}
-
-/// SplitMix64, for deterministic test data.
-struct SplitMix {
-    private var state: UInt64
-    init(_ seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9e37_79b9_7f4a_7c15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-        return z ^ (z >> 31)
-    }
-
-    mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
-    mutating func u32() -> UInt32 { UInt32(truncatingIfNeeded: next()) }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 import MitogenLib
 @testable import MitogenSys
@@ -20,7 +21,7 @@ import MitogenLib
     }
 
     static func vectors() throws -> [Vector] {
-        let url = PickleOracle.packageRoot.appendingPathComponent("Tests/MitogenLibTests/Fixtures/pickle-golden.txt")
+        let url = URL(fileURLWithPath: packageRoot + "/Tests/MitogenLibTests/Fixtures/pickle-golden.txt")
         let text = try String(contentsOf: url, encoding: .utf8)
         return try text.split(separator: "\n").filter { !$0.hasPrefix("#") }.map { line in
             let fields = line.split(separator: "\t", omittingEmptySubsequences: false)

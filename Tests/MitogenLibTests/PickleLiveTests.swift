@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 import MitogenLib
 @testable import MitogenSys
@@ -67,26 +68,19 @@ final class PickleOracle {
     private let fromOracle = Pipe()
     private var pending: [UInt8] = []
 
-    static var packageRoot: URL {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent()
-    }
-
-    /// The interpreter: `$MITOGEN_PYTHON`, else `<package root>/.venv/bin/python`.
+    /// The interpreter with mitogen 0.3.54 (`oraclePython()`).
     static func python() throws -> String {
-        if let python = ProcessInfo.processInfo.environment["MITOGEN_PYTHON"], !python.isEmpty { return python }
-        let venv = packageRoot.appendingPathComponent(".venv/bin/python").path
-        guard FileManager.default.isExecutableFile(atPath: venv) else {
+        guard let python = oraclePython() else {
             throw OracleError(
-                "no Python with mitogen 0.3.54 for the pickle oracle: MITOGEN_PYTHON is unset and \(venv) "
-                    + "does not exist. Run scripts/setup-test-env.sh to create .venv with mitogen.")
+                "no Python with mitogen 0.3.54 for the pickle oracle: MITOGEN_PYTHON is unset and "
+                    + "\(packageRoot)/.venv does not exist. Run scripts/setup-test-env.sh to create it.")
         }
-        return venv
+        return python
     }
 
     init() throws {
         process.executableURL = URL(fileURLWithPath: try Self.python())
-        process.arguments = [Self.packageRoot.appendingPathComponent("scripts/pickle_oracle.py").path, "serve"]
+        process.arguments = [packageRoot + "/scripts/pickle_oracle.py", "serve"]
         process.standardInput = toOracle
         process.standardOutput = fromOracle
         process.standardError = FileHandle.nullDevice
@@ -173,20 +167,12 @@ func fromHex(_ text: some StringProtocol) throws -> [UInt8] {
 /// are str, int or tuples of those (no bool / float keys, which Python would
 /// merge with ints), NaN is the canonical one, lengths within Mitogen's checks.
 struct RandomValueGenerator {
-    private var state: UInt64
+    private var random: SplitMix
 
-    init(seed: UInt64) { state = seed }
+    init(seed: UInt64) { random = SplitMix(seed) }
 
-    /// SplitMix64.
-    private mutating func next() -> UInt64 {
-        state &+= 0x9e37_79b9_7f4a_7c15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-        return z ^ (z >> 31)
-    }
-
-    private mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
+    private mutating func next() -> UInt64 { random.next() }
+    private mutating func below(_ n: Int) -> Int { random.below(n) }
 
     private mutating func pick<T>(_ options: [T]) -> T { options[below(options.count)] }
 

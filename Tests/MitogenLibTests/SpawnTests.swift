@@ -1,5 +1,6 @@
 import Glibc
 import Testing
+import TestSupport
 import MitogenLib
 @testable import MitogenSys
 @testable import MitogenWire
@@ -7,29 +8,6 @@ import MitogenLib
 @testable import MitogenCalls
 @testable import MitogenMaster
 @testable import MitogenChild
-
-/// Runs `argv` with stdin from /dev/null and stdout+stderr on one pipe;
-/// returns what it printed and how it ended.
-func runCapturing(
-    _ argv: [String], environment: [String]? = nil, workingDirectory: String? = nil
-) throws -> (output: String, status: ProcessStatus) {
-    let null = try FileDescriptor.open("/dev/null", flags: O_RDONLY)
-    let (r, w) = try FileDescriptor.pipe()
-    let pid: pid_t
-    do {
-        defer { null.close(); w.close() }
-        pid = try spawnProcess(SpawnRequest(
-            executable: argv[0], argv: argv, environment: environment,
-            stdin: null, stdout: w, stderr: w, workingDirectory: workingDirectory))
-    } catch {
-        r.close()
-        throw error
-    }
-    defer { r.close() }
-    let output = String(decoding: try readToEnd(r), as: UTF8.self)
-    let status = try #require(try waitProcess(pid, block: true))
-    return (output, status)
-}
 
 @Suite struct SpawnTests {
     @Test func echoOnAPipe() throws {

@@ -1,5 +1,6 @@
 import Glibc
 import Testing
+import TestSupport
 import MitogenLib
 @testable import MitogenSys
 @testable import MitogenWire
@@ -7,20 +8,6 @@ import MitogenLib
 @testable import MitogenCalls
 @testable import MitogenMaster
 @testable import MitogenChild
-
-/// Reads `fd` until end of stream (blocking), for tests.
-func readToEnd(_ fd: FileDescriptor) throws -> [UInt8] {
-    var result: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 65536)
-    while true {
-        let r = try chunk.withUnsafeMutableBytes { try fd.read(into: $0) }
-        switch r {
-        case .bytes(let n): result += chunk[0..<n]
-        case .eof: return result
-        case .wouldBlock: _ = try fd.waitUntil(writable: false, timeoutMilliseconds: 1000)
-        }
-    }
-}
 
 func readOnce(_ fd: FileDescriptor, max: Int = 4096) throws -> IOResult {
     var chunk = [UInt8](repeating: 0, count: max)

@@ -68,6 +68,11 @@ int mitogen_open_pty(int *master, int *slave, char *slave_name, size_t name_len)
 /// Returns 0, or -1 with errno set.
 int mitogen_pipe_cloexec(int fds[2]);
 
+/// pidfd_open(pid, 0): a descriptor that polls readable when `pid` exits
+/// (Linux 5.3+). Returns it close-on-exec, or -1 with errno set (ENOSYS on
+/// older kernels).
+int mitogen_pidfd_open(pid_t pid);
+
 /// The GNU strerror_r text of `err` copied into `buffer`.
 void mitogen_strerror(int err, char *buffer, size_t len);
 

@@ -54,7 +54,7 @@ package enum FileStreaming {
         ) { args, kwargs, _ in
             let a = try BuiltinArguments("mitogen.log", args, kwargs, parameters: ["message", "level", "logger"])
             let text = try a.string("message")
-            let level = a.optional("level")?.intValue ?? 20
+            let level = a.optional("level")?.intValue ?? PythonLogLevel.info
             let label = try a.string("logger", default: "mitogen.user") ?? "mitogen.user"
             Logger(label: label).log(level: Logger.Level(pythonLevel: level), "\(text)")
             return .none

@@ -52,7 +52,7 @@ package enum ProcessStream {
             inW.close()
         }
         var open: [FileDescriptor] = [outR, errR]
-        let chunkSize = 65536
+        let chunkSize = FileDescriptor.pipeChunkSize
         while !open.isEmpty {
             var fds = open.map { pollfd(fd: $0.rawValue, events: Int16(POLLIN), revents: 0) }
             if poll(&fds, nfds_t(fds.count), -1) < 0 { continue }

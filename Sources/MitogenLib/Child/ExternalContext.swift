@@ -15,7 +15,9 @@ import MitogenWire
 /// `mitogen:<name>` in `ps`; refuse to run from a cache directory another user
 /// could write; move the protocol off fds 0/1 (so a stray `print` cannot
 /// corrupt it: fd 1 becomes stderr, which the parent logs); write `MITO002`;
-/// then route messages on the broker thread and run calls on this thread.
+/// then route messages on the broker thread. Calls run on the broker's
+/// threads (`Dispatcher.enqueue` hands the loop to a spare thread while a
+/// call runs); this thread only waits for the end.
 /// The child exits when its parent goes away or asks it to shut down.
 public enum ExternalContext {
     /// Runs a child. Register extra functions before calling it.
@@ -47,15 +49,16 @@ public enum ExternalContext {
 
         Mitogen.setChildIdentity(
             contextID: config.contextID, parentIDs: config.parentIDs, name: name, childHash: config.childHash)
-        let broker = Broker(shutdownTimeout: 3.0, name: "mitogen.broker")
+        let broker = Broker(shutdownTimeout: Broker.childShutdownGrace, name: "mitogen.broker")
         let router = Router(
             broker: broker, contextID: config.contextID, parentIDs: config.parentIDs,
             unidirectional: config.unidirectional, maxMessageSize: config.maxMessageSize)
-        let level = Logger.Level(pythonLevel: config.debug ? 10 : config.logLevel)
+        let level = Logger.Level(pythonLevel: config.debug ? PythonLogLevel.debug : config.logLevel)
         if config.debug {
-            // enable_debug: this context also writes its own debug log.
-            let fd = open("/tmp/mitogen.\(getpid()).log", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
-            LogSink.shared.configure(fd: fd >= 0 ? fd : 2, level: .debug, io: false, bootstrap: false)
+            // enable_debug: this context also writes its own debug log, a
+            // private file (never one another user planted at that name).
+            let fd = (try? openPrivateAppend("/tmp/mitogen.\(getpid()).log"))?.rawValue ?? 2
+            LogSink.shared.configure(fd: fd, level: .debug, io: false, bootstrap: false)
         }
         LoggingSystem.bootstrap { label in
             let forward = ForwardingLogHandler(logLevel: level, label: label, router: router)

@@ -37,7 +37,7 @@ enum FakeSSHRelay {
 
         signal(SIGPIPE, SIG_IGN)
         var stdinOpen = true
-        let chunkSize = 65536
+        let chunkSize = FileDescriptor.pipeChunkSize
         while true {
             var fds = [pollfd(fd: sock, events: Int16(POLLIN), revents: 0), pollfd(fd: 0, events: Int16(POLLIN), revents: 0)]
             if poll(&fds, stdinOpen ? 2 : 1, -1) < 0 { continue }

@@ -93,7 +93,14 @@ public final class Broker: @unchecked Sendable {
     ///   process exits (the seed's fail-safe for programs that forget to: in
     ///   Swift, returning from `main` runs `exit`, so an `atexit` hook plays
     ///   the role of Mitogen's main-thread watcher).
-    public init(shutdownTimeout: Double = 5.0, name: String = "mitogen.broker", installWatcher: Bool = true) {
+    /// Seconds a master's broker waits for its children at shutdown (Mitogen's 5.0).
+    public static let masterShutdownGrace = 5.0
+    /// Seconds a child's broker waits for its own children (Mitogen's 3.0).
+    public static let childShutdownGrace = 3.0
+
+    public init(
+        shutdownTimeout: Double = Broker.masterShutdownGrace, name: String = "mitogen.broker", installWatcher: Bool = true
+    ) {
         self.shutdownTimeout = shutdownTimeout
         // A write to a closed pipe must be an EPIPE result, never a fatal signal.
         signal(SIGPIPE, SIG_IGN)
@@ -137,38 +144,48 @@ public final class Broker: @unchecked Sendable {
         }
     }
 
-    // MARK: Registration (broker thread)
-    // These must be called on the broker thread (from a handler, or inside
-    // `defer { }`); they trap otherwise in debug builds.
+    // MARK: Registration
+    // Safe from any thread: on the broker thread they take effect at once,
+    // elsewhere they are deferred to it (in call order).
 
-    /// Starts delivering readability of `side` to `handler`.
+    /// Starts delivering readability of `side` to `handler` (on the broker thread).
     public func startReceive(_ side: BrokerSide, _ handler: @escaping () -> Void) {
-        assertOnBroker()
-        side.onReadable = handler
-        update(side, interest: side.interest | EPOLLIN.rawValue)
+        onBroker(UncheckedBox(handler)) { broker, handler in
+            side.onReadable = handler.value
+            broker.update(side, interest: side.interest | EPOLLIN.rawValue)
+        }
     }
 
+    /// Stops delivering readability of `side`.
     public func stopReceive(_ side: BrokerSide) {
-        assertOnBroker()
-        update(side, interest: side.interest & ~EPOLLIN.rawValue)
+        onBroker { broker in broker.update(side, interest: side.interest & ~EPOLLIN.rawValue) }
     }
 
-    /// Starts delivering writability of `side` to `handler`.
+    /// Starts delivering writability of `side` to `handler` (on the broker thread).
     public func startTransmit(_ side: BrokerSide, _ handler: @escaping () -> Void) {
-        assertOnBroker()
-        side.onWritable = handler
-        update(side, interest: side.interest | EPOLLOUT.rawValue)
+        onBroker(UncheckedBox(handler)) { broker, handler in
+            side.onWritable = handler.value
+            broker.update(side, interest: side.interest | EPOLLOUT.rawValue)
+        }
     }
 
+    /// Stops delivering writability of `side`.
     public func stopTransmit(_ side: BrokerSide) {
-        assertOnBroker()
-        update(side, interest: side.interest & ~EPOLLOUT.rawValue)
+        onBroker { broker in broker.update(side, interest: side.interest & ~EPOLLOUT.rawValue) }
     }
 
     /// Stops watching `side` entirely (before its fd is closed).
     public func remove(_ side: BrokerSide) {
-        assertOnBroker()
-        update(side, interest: 0)
+        onBroker { broker in broker.update(side, interest: 0) }
+    }
+
+    /// Runs `body` on the broker thread: now when already there, else deferred.
+    private func onBroker(_ body: @escaping @Sendable (Broker) -> Void) {
+        self.defer { [self] in body(self) }
+    }
+
+    private func onBroker<T>(_ value: UncheckedBox<T>, _ body: @escaping @Sendable (Broker, UncheckedBox<T>) -> Void) {
+        self.defer { [self] in body(self, value) }
     }
 
     private func update(_ side: BrokerSide, interest: UInt32) {
@@ -184,8 +201,15 @@ public final class Broker: @unchecked Sendable {
             nextRegistration += 1
             sides[side.registration] = side
             var ev = epoll_event(events: interest, data: epoll_data_t(u64: side.registration))
-            let rc = epoll_ctl(epfd, EPOLL_CTL_ADD, side.fd, &ev)
-            precondition(rc == 0, "epoll_ctl ADD fd \(side.fd) failed: errno \(errno)")
+            if epoll_ctl(epfd, EPOLL_CTL_ADD, side.fd, &ev) != 0 {
+                // The descriptor was closed before its deferred registration
+                // ran (a stream cut while a write was queued): nothing to
+                // watch, and never a reason to stop the broker.
+                logWarning("cannot watch fd \(side.fd): \(Errno.current)")
+                sides[side.registration] = nil
+                side.registration = 0
+                return
+            }
         } else {
             var ev = epoll_event(events: interest, data: epoll_data_t(u64: side.registration))
             epoll_ctl(epfd, EPOLL_CTL_MOD, side.fd, &ev)
@@ -396,6 +420,15 @@ public final class Broker: @unchecked Sendable {
 
 /// Keeps SIGWINCH, SIGCHLD and friends on the main thread: the broker and
 /// worker threads block them (btop's rule; the console relies on it).
+/// Carries a non-Sendable value (a handler that will only ever run on the
+/// broker thread) across to the broker thread.
+private struct UncheckedBox<T>: @unchecked Sendable {
+    // @unchecked: the value is created on one thread and then used only on
+    // the broker thread, never concurrently.
+    let value: T
+    init(_ value: T) { self.value = value }
+}
+
 func blockAsyncSignalsOnThisThread() {
     var set = sigset_t()
     sigemptyset(&set)

@@ -66,6 +66,10 @@ public final class Latch<Element: Sendable>: @unchecked Sendable {
 
     public var isClosed: Bool { locked { closed } }
 
+    /// Threads asleep in `get` now (tests use it to close a latch under a
+    /// sleeper that is really asleep).
+    package var sleeperCount: Int { locked { sleepers } }
+
     /// Installs a function called after every `put`. Returns whether the latch
     /// held items at installation, so the caller can avoid missing a wake-up.
     @discardableResult

@@ -66,7 +66,7 @@ public final class Router: @unchecked Sendable {
     /// spawned processes, ...), without Core knowing its types.
     package let extensions = RouterExtensions()
 
-    /// A master router with a private broker (shutdown grace 5.0 s).
+    /// A master router with a private broker (shutdown grace `Broker.masterShutdownGrace`).
     /// - Parameter profiling: record every call's round trip by function and
     ///   write the table to `/tmp/mitogen.stats.<pid>.mitogen.broker.log` at
     ///   exit; children started from this router profile too.
@@ -85,7 +85,7 @@ public final class Router: @unchecked Sendable {
     ) {
         self.profiler = profiler
         self.ownsBroker = broker == nil
-        self.broker = broker ?? Broker(shutdownTimeout: parentIDs.isEmpty ? 5.0 : 3.0)
+        self.broker = broker ?? Broker(shutdownTimeout: parentIDs.isEmpty ? Broker.masterShutdownGrace : Broker.childShutdownGrace)
         self.contextID = contextID
         self.parentIDs = parentIDs
         self.unidirectional = unidirectional

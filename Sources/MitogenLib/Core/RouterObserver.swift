@@ -44,8 +44,6 @@ public final class RouterObserver: Sendable {
         var logStart = 0
         var droppedLogs = 0
         var generation: UInt64 = 0
-        var goneContexts: Set<UInt32> = []
-        var brokerExited = false
     }
     private let state = Mutex(State())
     private let changeHooks = Mutex<[@Sendable () -> Void]>([])
@@ -108,14 +106,14 @@ public final class RouterObserver: Sendable {
         }
     }
 
-    func streamGone(_ stream: Stream) { changed { _ in } }
+    func streamGone(_ stream: Stream) { notifyChanged() }
     func contextGone(_ id: UInt32) {
         contextTable.withLock { table in
             if table[id] != nil, case .failed = table[id]!.state {} else { table[id]?.state = .gone }
         }
-        changed { $0.goneContexts.insert(id) }
+        notifyChanged()
     }
-    func brokerExited() { changed { $0.brokerExited = true } }
+    func brokerExited() { notifyChanged() }
 }
 
 extension Value {

@@ -14,8 +14,11 @@ public struct ConnectionOptions: Sendable {
     /// `argv[0]` suffix of the child: it shows as `mitogen:<remoteName>`.
     /// Defaults to `<user>@<host>:<pid>` of the spawner. Must not contain `/`.
     public var remoteName: String?
-    /// Seconds for the whole start (transport, upload, child ready). Default 30.
+    /// Seconds for the whole start (transport, upload, child ready);
+    /// `defaultConnectTimeout` when nil.
     public var connectTimeout: Double?
+    /// Mitogen's default `connect_timeout`, in seconds.
+    public static let defaultConnectTimeout = 30.0
     public var debug = false
     public var profiling = false
     /// Defaults to the router's `unidirectional`.
@@ -179,7 +182,7 @@ extension Router {
         register(context, stream: stream)
         broker.defer { diagnostics.start() }
 
-        let timeout = options.connectTimeout ?? 30.0
+        let timeout = options.connectTimeout ?? ConnectionOptions.defaultConnectTimeout
         let timer = broker.after(timeout) {
             try? outcome.put(StreamError("Connection timed out.", kind: .timeout))
         }
@@ -320,7 +323,7 @@ final class DiagnosticsReader: @unchecked Sendable {
     }
 
     private func onReadable() {
-        var buf = [UInt8](repeating: 0, count: 65536)
+        var buf = [UInt8](repeating: 0, count: FileDescriptor.pipeChunkSize)
         let r = buf.withUnsafeMutableBytes { b in Result { () throws(SystemError) in try fd.read(into: b) } }
         switch r {
         case .success(.bytes(let n)):
@@ -330,9 +333,9 @@ final class DiagnosticsReader: @unchecked Sendable {
             while let nl = partial.firstIndex(of: 0x0a) {
                 let line = String(decoding: partial[..<nl], as: UTF8.self)
                 partial.removeSubrange(...nl)
-                router?.logFromChild(contextID: contextID, logger: "stderr", level: 20, message: line)
+                router?.logFromChild(contextID: contextID, logger: "stderr", level: PythonLogLevel.info, message: line)
             }
-            if partial.count > 65536 { partial.removeAll() }
+            if partial.count > BootstrapHandshake.maxLineLength { partial.removeAll() }
         case .success(.wouldBlock):
             return
         default:

@@ -67,7 +67,7 @@ extension Router {
         }) {
             return id
         }
-        let reply = try context(byID: 0).sendAwait(Message(handle: Handle.allocateID), deadline: 30)
+        let reply = try context(byID: 0).sendAwait(Message(handle: Handle.allocateID), deadline: ConnectionOptions.defaultConnectTimeout)
         guard case .tuple(let pair) = reply, pair.count == 2, let start = pair[0].intValue, let end = pair[1].intValue,
             start < end
         else {
@@ -111,30 +111,15 @@ extension Router {
         Logger(label: "\(logger).[\(name)]").log(level: Logger.Level(pythonLevel: level), "\(message)")
     }
 
-    /// Leaves no zombie and no orphan behind when the broker exits: waits up to
-    /// a second for spawned processes to exit, then SIGTERMs, then SIGKILLs.
+    /// Leaves no zombie and no orphan behind when the broker exits: gives
+    /// spawned processes a second to exit, then SIGTERMs them and waits
+    /// another second, then SIGKILLs and reaps what is left.
     func reapChildProcesses() {
         guard let state = extensions.existing(ParentState.self) else { return }
-        var left = state.childProcesses.withLock { $0 }
-        let deadline = monotonicNow() + 1.0
-        var signalled = false
-        while !left.isEmpty {
-            for pid in left {
-                switch Result(catching: { () throws(SystemError) in try waitProcess(pid, block: false) }) {
-                case .success(.some), .failure: left.remove(pid)
-                case .success(.none): break
-                }
-            }
-            if left.isEmpty { break }
-            if monotonicNow() > deadline {
-                for pid in left { _ = sendSignal(signalled ? SIGKILL : SIGTERM, to: pid) }
-                if signalled {
-                    for pid in left { _ = try? waitProcess(pid, block: true) }
-                    break
-                }
-                signalled = true
-            }
-            usleep(5_000)
+        var left = reapExits(of: state.childProcesses.withLock { $0 }, timeout: 1.0)
+        for signal in [SIGTERM, SIGKILL] where !left.isEmpty {
+            for pid in left { sendSignal(signal, to: pid) }
+            left = reapExits(of: left, timeout: 1.0)
         }
         state.childProcesses.withLock { $0.removeAll() }
     }

@@ -24,7 +24,7 @@ extension Router {
         kwargs["name"] = options.name.map(Value.str) ?? Value.none
         kwargs["method_name"] = .str(method)
         kwargs["kwargs"] = .kwargs(opts)
-        let timeout = (options.connectTimeout ?? 30) + 5
+        let timeout = (options.connectTimeout ?? ConnectionOptions.defaultConnectTimeout) + 5
         let reply = try via.callValue("mitogen.parent._proxy_connect", kwargs: kwargs, timeout: timeout)
         guard let d = reply.dictValue else {
             throw StreamError("via \(via): unexpected _proxy_connect reply \(reply.displayText)")

@@ -16,6 +16,10 @@ package struct FileDescriptor: Hashable, Sendable, CustomStringConvertible {
     package static let standardError = FileDescriptor(rawValue: 2)
 
     package var description: String { "fd \(rawValue)" }
+
+    /// How much one read asks of a pipe or socket outside the Broker's
+    /// streams (a Linux pipe holds 64 KiB by default).
+    package static let pipeChunkSize = 64 << 10
 }
 
 /// The outcome of a read or write on a descriptor that may be non-blocking:

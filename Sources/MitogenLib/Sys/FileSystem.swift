@@ -11,7 +11,7 @@ package func readWholeFile(_ path: String) throws(SystemError) -> [UInt8] {
     defer { fd.close() }
     var bytes: [UInt8] = []
     while true {
-        let chunk = try fd.read(upTo: 1 << 16)
+        let chunk = try fd.read(upTo: FileDescriptor.pipeChunkSize)
         if chunk.isEmpty { return bytes }
         bytes += chunk
     }

@@ -46,3 +46,32 @@ package func sendSignal(_ signal: Int32, to pid: pid_t) -> Bool {
         return false
     }
 }
+
+/// Reaps those of `pids` (our unreaped children) that exit within `timeout`
+/// seconds, sleeping in `poll(2)` on their pidfds until one exits or the time
+/// is up: no polling loop. Where pidfds are missing (Linux before 5.3) it
+/// checks every 10 ms instead.
+/// - Returns: the pids still running (an already reaped or foreign pid
+///   counts as gone).
+package func reapExits(of pids: Set<pid_t>, timeout: Double) -> Set<pid_t> {
+    var left = pids
+    let deadline = monotonicNow() + timeout
+    while true {
+        for pid in left {
+            switch Result(catching: { () throws(SystemError) in try waitProcess(pid, block: false) }) {
+            case .success(.some), .failure: left.remove(pid)
+            case .success(.none): break
+            }
+        }
+        let remaining = deadline - monotonicNow()
+        if left.isEmpty || remaining <= 0 { return left }
+        let pidfds = left.map { mitogen_pidfd_open($0) }
+        defer { for fd in pidfds where fd >= 0 { close(fd) } }
+        if pidfds.contains(where: { $0 < 0 }) {
+            usleep(10_000)
+            continue
+        }
+        var entries = pidfds.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+        _ = poll(&entries, nfds_t(entries.count), Int32(max(1, remaining * 1000)))
+    }
+}

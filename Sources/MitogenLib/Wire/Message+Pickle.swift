@@ -1,7 +1,8 @@
 extension Message {
     /// A message whose data is the pickle of `value`: Mitogen's
-    /// `Message.pickled`, encoding `.pickled`. `srcID` and `authID` stay 0
-    /// for the router to stamp.
+    /// `Message.pickled`, encoding `.pickled`. `srcID` and `authID` stay 0:
+    /// send it with `Context.send` (which sets both to this router's id) or
+    /// set them before `Router.route`.
     public static func pickled(_ value: Value, dstID: UInt32 = 0, handle: UInt32 = 0, replyTo: UInt32 = 0) -> Message {
         Message(encoding: .pickled, dstID: dstID, handle: handle, replyTo: replyTo, data: Pickle.dumps(value))
     }

@@ -43,7 +43,7 @@ enum BuiltinFiles {
         if Int(info.st_size) > limit { throw tooBig(path, size: Int(info.st_size)) }
         var result: [UInt8] = []
         result.reserveCapacity(Int(info.st_size))
-        var chunk = [UInt8](repeating: 0, count: 1 << 16)
+        var chunk = [UInt8](repeating: 0, count: FileDescriptor.pipeChunkSize)
         while true {
             let attempt = chunk.withUnsafeMutableBytes { buffer in
                 Result { () throws(SystemError) -> IOResult in try fd.read(into: buffer) }

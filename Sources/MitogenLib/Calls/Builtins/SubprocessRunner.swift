@@ -143,7 +143,7 @@ struct SubprocessRunner {
         if let w = writer {
             if input.isEmpty { finished(w); writer = nil } else { try w.setNonBlocking(true) }
         }
-        var chunk = [UInt8](repeating: 0, count: 65536)
+        var chunk = [UInt8](repeating: 0, count: FileDescriptor.pipeChunkSize)
         while writer != nil || outReader != nil || errReader != nil {
             var entries: [pollfd] = []
             if let w = writer { entries.append(pollfd(fd: w.rawValue, events: Int16(POLLOUT), revents: 0)) }

@@ -112,7 +112,7 @@ public enum FakeSSH {
             guard case .sender(let cid, let handle) = try out.get(timeout: 30).unpickle() else { return }
             let stdin = Sender(context: router.context(byID: cid), handle: handle)
             let pump = startThread(name: "fakessh.stdin") {
-                while let chunk = try? FileDescriptor(rawValue: conn).read(upTo: 65536), !chunk.isEmpty {
+                while let chunk = try? FileDescriptor(rawValue: conn).read(upTo: FileDescriptor.pipeChunkSize), !chunk.isEmpty {
                     stdin.send(.blob(chunk))
                 }
                 stdin.send(.none)

@@ -10,7 +10,11 @@ public import MitogenWire
 /// let pid: Int = try runWithRouter { router in try router.local().call("os.getpid") }
 /// ```
 public func runWithRouter<T>(_ body: (Router) throws -> T) throws -> T {
-    let router = Router()
+    try runWithRouter(Router(), body)
+}
+
+/// Runs `body` with `router`, then shuts it down and waits for its broker.
+private func runWithRouter<T>(_ router: Router, _ body: (Router) throws -> T) throws -> T {
     defer {
         router.shutdown()
         try? router.join(timeout: router.broker.shutdownTimeout + 5)
@@ -43,9 +47,11 @@ extension Mitogen {
     /// A program's entry point (the seed's `mitogen.main` decorator): sets
     /// up logging at `logLevel` on stderr, then runs `body` with a router
     /// that is shut down however `body` ends.
+    /// - Parameter profiling: the router profiles every call and children
+    ///   started from it profile too (see `Router.init(profiling:)`).
     public static func main<T>(logLevel: String = "INFO", profiling: Bool = false, _ body: (Router) throws -> T) throws -> T {
         logToFile(level: logLevel)
-        return try runWithRouter(body)
+        return try runWithRouter(Router(profiling: profiling), body)
     }
 }
 
