@@ -63,7 +63,7 @@ extension Value: Codable {
                     codingPath: encoder.codingPath,
                     debugDescription:
                         "MitogenLib.Value can only be encoded by ValueEncoder, not by \(type(of: encoder)); "
-                        + "use Value.jsonText for JSON"
+                        + "encode your own Codable type instead, or print the value with Value.pythonRepr"
                 )
             )
         }
