@@ -57,6 +57,9 @@ let package = Package(
         .systemLibrary(name: "CLibSSH2", pkgConfig: "libssh2", providers: [.apt(["libssh2-1-dev"])]),
         .executableTarget(name: "MitogenTUI", dependencies: ["MitogenLib", "MitogenSys", "CNcursesw", argumentParser]),
         .executableTarget(name: "mitogen-bench", dependencies: ["MitogenLib", "MitogenSys", argumentParser]),
+        // A compromised child for the security tests (forges messages).
+        .executableTarget(
+            name: "mitogen-hostile-child", dependencies: ["MitogenChild", "MitogenCalls"], path: "Tests/HostileChild"),
         .target(name: "TestSupport", dependencies: ["MitogenLib", "MitogenSys"], path: "Tests/TestSupport"),
         .testTarget(name: "MitogenTUITests", dependencies: ["MitogenTUI", "MitogenLib", "MitogenSys", "TestSupport"]),
         .testTarget(

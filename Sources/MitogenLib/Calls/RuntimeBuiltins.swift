@@ -24,7 +24,7 @@ package enum RuntimeBuiltins {
         ) { args, kwargs, ctx in
             guard let router = ctx.routerRef as? Router else { return false }
             let a = try BuiltinArguments("mitogen.disconnect", args, kwargs, parameters: ["context_id"])
-            return .bool(router.disconnect(router.context(byID: UInt32(try a.int("context_id")))))
+            return .bool(router.disconnect(router.context(byID: try a.contextID("context_id"))))
         }
         Functions.register(
             "mitogen.call_context",
@@ -33,7 +33,7 @@ package enum RuntimeBuiltins {
         ) { args, kwargs, ctx in
             guard let router = ctx.routerRef as? Router else { throw PyException("RuntimeError", "no router") }
             let a = try BuiltinArguments("mitogen.call_context", args, kwargs, parameters: ["context_id", "function", "args", "timeout"])
-            let target = router.context(byID: UInt32(try a.int("context_id")))
+            let target = router.context(byID: try a.contextID("context_id"))
             let callArgs = a.optional("args")?.sequenceValue ?? []
             let timeout = a.optional("timeout").flatMap { $0.intValue.map(Double.init) ?? { if case .float(let f) = $0 { f } else { nil } }($0) } ?? 10
             do {

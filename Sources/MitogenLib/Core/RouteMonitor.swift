@@ -35,16 +35,26 @@ extension Router {
         route(Message(dstID: parent, handle: Handle.addRoute, data: Array("\(id):\(name)".utf8)).from(contextID))
     }
 
+    /// `"<id>[:<name>]"`; nil when malformed or the name is longer than a
+    /// context name may be (Mitogen's 500 characters).
     private func parseRoute(_ msg: Message) -> (id: UInt32, name: String?)? {
+        guard msg.data.count <= 16 + Self.maxContextNameLength else { return nil }
         let text = String(decoding: msg.data, as: UTF8.self)
         let parts = text.split(separator: ":", maxSplits: 1)
         guard let first = parts.first, let id = UInt32(first) else { return nil }
         return (id, parts.count > 1 ? String(parts[1]) : nil)
     }
 
+    /// Longest context name a peer may give (Mitogen's `_unpickle_context` limit).
+    static let maxContextNameLength = 500
+
     private func onAddRoute(_ msg: Message) {
         guard let (id, name) = parseRoute(msg), let via = routes.withLock({ $0[msg.srcID] }) else {
-            logError("bad ADD_ROUTE from \(msg.srcID): \(String(decoding: msg.data, as: UTF8.self))")
+            logError("bad ADD_ROUTE from \(msg.srcID): \(Value.bytes(Array(msg.data.prefix(80))).displayText)")
+            return
+        }
+        if let refusal = claimRefusal(id, via: via) {
+            logError("ADD_ROUTE for \(id) from \(msg.srcID) refused: \(refusal)")
             return
         }
         let existing = routes.withLock { $0[id] }
@@ -56,6 +66,22 @@ extension Router {
         let ctx = context(byID: id, name: name)
         if ctx.name == nil, let name { ctx.setName(name) }
         announceRoute(id, name: name ?? String(id))
+    }
+
+    /// Why the subtree behind `via` may not claim a route to `id`, or nil.
+    ///
+    /// Never this router's own id or its ancestors' (that would let a child
+    /// act with their authority). The master allocates every id, so it
+    /// accepts only ids it granted to that stream's subtree; an intermediary
+    /// refuses the ids of its own blocks it did not grant to that stream and
+    /// leaves the rest to the master, which checks them when the claim
+    /// travels up.
+    private func claimRefusal(_ id: UInt32, via: Stream) -> String? {
+        if id == contextID || parentIDs.contains(id) { return "it is this context or an ancestor" }
+        if via.grantedIDs.withLock({ $0.contains(id) }) { return nil }
+        if isMaster { return "the id was not allocated to that subtree" }
+        if reservedIDs.withLock({ $0.contains(id) }) { return "the id belongs to another child of this context" }
+        return nil
     }
 
     private func onDelRoute(_ msg: Message) {

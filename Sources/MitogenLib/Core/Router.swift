@@ -62,6 +62,9 @@ public final class Router: @unchecked Sendable {
     private let exited = Atomic<Bool>(false)
     /// What the master's snapshot API reads; also fed in children for their own use.
     public let observer = RouterObserver()
+    /// Id blocks this router received to start children with: a child may
+    /// claim a route for one of these only if it was granted to it.
+    package let reservedIDs = Mutex(IDRanges())
     /// State the layers above keep per router (the master's id counter and
     /// spawned processes, ...), without Core knowing its types.
     package let extensions = RouterExtensions()
@@ -197,6 +200,7 @@ public final class Router: @unchecked Sendable {
     /// Registers a directly connected context and its stream, and starts
     /// reading from it. Safe from any thread.
     public func register(_ context: Context, stream: Stream) {
+        stream.grantedIDs.withLock { _ = $0.insert(context.contextID) }
         routes.withLock { $0[context.contextID] = stream }
         attach(stream)
     }
@@ -266,7 +270,7 @@ public final class Router: @unchecked Sendable {
                 return
             }
             if let stamp = ingress.authID { msg.authID = stamp }
-            ingress.egressIDs.insert(msg.dstID)
+            if ingress.egressIDs.count < Stream.maxEgressIDs { ingress.egressIDs.insert(msg.dstID) }
         }
         if msg.dstID == contextID {
             invoke(msg, from: ingress)

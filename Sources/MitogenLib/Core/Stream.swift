@@ -1,6 +1,6 @@
 import CMitogenSys
 import Glibc
-import Synchronization
+package import Synchronization
 import MitogenWire
 package import MitogenSys
 
@@ -63,8 +63,13 @@ public final class Stream: @unchecked Sendable {
     package let txSide: BrokerSide
     var decoder: FrameDecoder
     package var handshake: (any StreamHandshake)?
-    /// Destination ids seen arriving on this stream (for DEL_ROUTE propagation).
+    /// Destination ids seen arriving on this stream (for DEL_ROUTE
+    /// propagation), at most `maxEgressIDs` of them.
     var egressIDs: Set<UInt32> = []
+    static let maxEgressIDs = 1 << 16
+    /// The ids this stream's subtree was given (its own id, id blocks): the
+    /// only ids it may claim routes for with ADD_ROUTE.
+    package let grantedIDs = Mutex(IDRanges())
     var onMessage: ((Message, Stream) -> Void)?
     package var disconnectHooks: [() -> Void] = []
     let maxMessageSize: Int

@@ -102,7 +102,7 @@ extension Router {
                 via: via, method: method.methodName, target: method.hopTarget, methodOptions: method.hopOptions,
                 options: options)
         }
-        let child = try ChildBinaryCache.shared()
+        let child = try childBinary()
         let id = try allocateID()
         let remoteName = (options.remoteName ?? defaultRemoteName()).replacingSlashes()
         let config = childConfig(id: id, options)
@@ -149,7 +149,7 @@ extension Router {
         config.debug = options.debug || debugEnabled
         config.profiling = options.profiling || profiler != nil
         config.unidirectional = options.unidirectional ?? unidirectional
-        config.childHash = try? ChildBinaryCache.shared().hash
+        config.childHash = try? childBinary().hash
         return config
     }
 
@@ -168,7 +168,7 @@ extension Router {
         let stream = Stream(name: name, remoteID: id, broker: broker, rx: socket, tx: socket, privileged: false, pid: pid, maxMessageSize: maxMessageSize)
         let outcome = Latch<StreamError?>()
         let handshake = UploadHandshake(
-            BootstrapHandshake(child: try child ?? ChildBinaryCache.shared(), preferCompression: preferCompression),
+            BootstrapHandshake(child: try child ?? childBinary(), preferCompression: preferCompression),
             observer: observer, contextID: id)
         handshake.onReady = { try? outcome.put(nil) }
         stream.handshake = handshake

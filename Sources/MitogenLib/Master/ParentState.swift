@@ -13,9 +13,13 @@ import MitogenWire
 package final class ParentState: Sendable {
     /// Ids the master hands a child per ALLOCATE_ID (`(start, end)`, end exclusive).
     package static let idBlockSize: UInt32 = 1000
+    /// Most ids one direct child's subtree may hold (4096 blocks): enough for
+    /// any real tree, and a child that asks without end is refused instead
+    /// of spending the 32-bit id space.
+    package static let maxIDsPerSubtree = 4096 * Int(idBlockSize)
 
-    /// The master's next free context id.
-    let nextContextID = Atomic<UInt32>(1)
+    /// The master's next free context id; nil once the 32-bit id space is spent.
+    let nextContextID = Mutex<UInt32?>(1)
     /// A child's block of ids from ALLOCATE_ID: next free, end (exclusive).
     let idBlock = Mutex<(next: UInt32, end: UInt32)>((0, 0))
     /// Extra environment for processes this router spawns (tests point
@@ -27,6 +31,8 @@ package final class ParentState: Sendable {
     let cacheFallbackRoots = Mutex<[String]?>(nil)
     /// Set by `enableDebug()`: new children get `debug` by default.
     let debug = Atomic<Bool>(false)
+    /// The child this router uploads instead of the process-wide one.
+    let childBinary = Mutex<ChildBinary?>(nil)
 
     fileprivate init(router: Router) {
         router.broker.defer { [weak router] in
@@ -44,8 +50,7 @@ package final class ParentState: Sendable {
         }
         _ = try? router.addHandler(handle: Handle.allocateID) { [weak router] msg in
             guard let router, !msg.isDead else { return }
-            let start = router.parentState.nextContextID.add(Self.idBlockSize, ordering: .relaxed).oldValue
-            msg.reply(.tuple([.int(Int(start)), .int(Int(start + Self.idBlockSize))]), router: router)
+            router.grantIDBlock(to: msg)
         }
     }
 }
@@ -54,12 +59,52 @@ extension Router {
     /// This router's parent duties, set up on first use.
     package var parentState: ParentState { extensions.get { ParentState(router: self) } }
 
+    /// Takes `count` ids from the master's counter, or nil when the id space
+    /// (2³² - 1 ids) is spent. Never wraps.
+    private func takeIDs(_ count: UInt32) -> Range<UInt32>? {
+        parentState.nextContextID.withLock { next -> Range<UInt32>? in
+            guard let start = next else { return nil }
+            let (end, overflow) = start.addingReportingOverflow(count)
+            guard !overflow else { return nil }
+            next = end == .max ? nil : end
+            return start..<end
+        }
+    }
+
+    /// Answers ALLOCATE_ID: a block of `ParentState.idBlockSize` ids, granted
+    /// to the stream the request came through so that subtree, and only it,
+    /// may claim routes for them. A subtree that already holds
+    /// `maxIDsPerSubtree` ids, or a spent id space, gets a dead reply.
+    fileprivate func grantIDBlock(to msg: Message) {
+        guard let stream = streamByID(msg.srcID) else {
+            sendDead(replyingTo: msg, "no route to \(msg.srcID), my ID is \(contextID)")
+            return
+        }
+        let full = stream.grantedIDs.withLock {
+            $0.idCount + Int(ParentState.idBlockSize) > ParentState.maxIDsPerSubtree || $0.count >= IDRanges.maxRanges
+        }
+        guard !full, let block = takeIDs(ParentState.idBlockSize) else {
+            logError("ALLOCATE_ID from \(msg.srcID) refused: \(full ? "its subtree holds too many id blocks" : "no ids left")")
+            sendDead(replyingTo: msg, "refused by policy")
+            return
+        }
+        guard stream.grantedIDs.withLock({ $0.insert(block) }) else {
+            sendDead(replyingTo: msg, "refused by policy")
+            return
+        }
+        msg.reply(.tuple([.int(Int(block.lowerBound)), .int(Int(block.upperBound))]), router: self)
+    }
+
     /// A new context id: from the master's counter, or in a child from its
     /// block (asking the master for a new block when it runs out).
-    /// - Throws: `ChannelError`/`TimeoutError` if a child cannot reach the master.
+    /// - Throws: `ChannelError`/`TimeoutError` if a child cannot reach the
+    ///   master, `StreamError` when the master has no ids left.
     public func allocateID() throws -> UInt32 {
         let state = parentState
-        if isMaster { return state.nextContextID.add(1, ordering: .relaxed).oldValue }
+        if isMaster {
+            guard let one = takeIDs(1) else { throw StreamError("no context ids left (2^32 - 1 were handed out)") }
+            return one.lowerBound
+        }
         if let id = state.idBlock.withLock({ block -> UInt32? in
             guard block.next < block.end else { return nil }
             defer { block.next += 1 }
@@ -68,14 +113,16 @@ extension Router {
             return id
         }
         let reply = try context(byID: 0).sendAwait(Message(handle: Handle.allocateID), deadline: ConnectionOptions.defaultConnectTimeout)
-        guard case .tuple(let pair) = reply, pair.count == 2, let start = pair[0].intValue, let end = pair[1].intValue,
-            start < end
+        guard case .tuple(let pair) = reply, pair.count == 2,
+            let start = pair[0].intValue.flatMap({ UInt32(exactly: $0) }),
+            let end = pair[1].intValue.flatMap({ UInt32(exactly: $0) }), start < end
         else {
             throw StreamError("ALLOCATE_ID: unexpected reply \(reply.displayText)")
         }
+        reservedIDs.withLock { _ = $0.insert(start..<end) }
         return state.idBlock.withLock { block in
-            block = (UInt32(start) + 1, UInt32(end))
-            return UInt32(start)
+            block = (start + 1, end)
+            return start
         }
     }
 
@@ -83,6 +130,20 @@ extension Router {
     /// own cache) at `roots`: tests use it to start from a really empty cache.
     package func setCacheFallbackRoots(_ roots: [String]) {
         parentState.cacheFallbackRoots.withLock { $0 = roots }
+    }
+
+    /// The child executable this router uploads: the one set with
+    /// `useChildBinary(at:)`, else the process-wide `mitogen-child`.
+    func childBinary() throws -> ChildBinary {
+        try parentState.childBinary.withLock { $0 } ?? ChildBinaryCache.shared()
+    }
+
+    /// Makes this router upload the executable at `path` (a child built with
+    /// extra functions) to the children it starts from now on.
+    /// - Throws: `ChildBinaryError` when it cannot be read.
+    package func useChildBinary(at path: String) throws {
+        let binary = try ChildBinary(path: path)
+        parentState.childBinary.withLock { $0 = binary }
     }
 
     /// Sets `key=value` in the environment of processes this router spawns.

@@ -30,8 +30,15 @@ extension Router {
             throw StreamError("via \(via): unexpected _proxy_connect reply \(reply.displayText)")
         }
         if let msg = d["msg"]?.stringValue { throw StreamError(msg) }
-        guard let id = d["id"]?.intValue.map(UInt32.init), let childName = d["name"]?.stringValue else {
+        guard let id = d["id"]?.intValue.flatMap({ UInt32(exactly: $0) }), let childName = d["name"]?.stringValue else {
             throw StreamError("via \(via): _proxy_connect reply without id/name: \(reply.displayText)")
+        }
+        // The intermediary names the new id: it must be one the master
+        // granted to that subtree, never this context's or another's.
+        guard let viaStream = streamByID(via.contextID), id != contextID, !parentIDs.contains(id),
+            viaStream.grantedIDs.withLock({ $0.contains(id) })
+        else {
+            throw StreamError("via \(via): _proxy_connect answered id \(id), which was not allocated to its subtree")
         }
         if routes.withLock({ $0[id] }) == nil {
             try addRoute(targetID: id, viaID: via.contextID)
@@ -41,7 +48,7 @@ extension Router {
         context.setName(name)
         observer.contextAdded(
             ContextInfo(
-                id: id, name: name, method: method, parentID: via.contextID, pid: d["pid"]?.intValue.map(Int32.init),
+                id: id, name: name, method: method, parentID: via.contextID, pid: d["pid"]?.intValue.flatMap { Int32(exactly: $0) },
                 state: .connected, since: monotonicNow(), uploadedBytes: d["uploaded"]?.intValue ?? 0))
         return context
     }

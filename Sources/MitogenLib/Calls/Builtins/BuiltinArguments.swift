@@ -96,6 +96,15 @@ struct BuiltinArguments {
         return i
     }
 
+    /// A context id: an `int` in 0...2³²-1 (Mitogen's `_unpickle_context` range).
+    func contextID(_ name: String) throws(PyException) -> UInt32 {
+        let i = try int(name)
+        guard let id = UInt32(exactly: i) else {
+            throw PythonErrors.valueError("\(function)(): \(name) \(i) is not a context id (0 to 4294967295)")
+        }
+        return id
+    }
+
     /// An optional `int`.
     func int(_ name: String, default defaultValue: Int) throws(PyException) -> Int {
         guard let v = optional(name) else { return defaultValue }

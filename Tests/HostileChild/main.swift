@@ -1,0 +1,75 @@
+// A compromised child for the security tests: the normal child plus
+// functions that send forged messages through the public API, the way code
+// an attacker runs on a target could. Tests point a router at it with
+// `useChildBinary(at:)` and check that the master and the siblings refuse.
+import MitogenCalls
+import MitogenChild
+import MitogenCore
+import MitogenWire
+
+/// Routes `message` from this context as given (no stamping).
+private func forge(_ ctx: CallContext, _ message: Message) throws -> Value {
+    guard let router = ctx.router else { throw PyException("RuntimeError", "no router") }
+    router.route(message)
+    return .none
+}
+
+private func int(_ args: [Value], _ i: Int) throws -> Int {
+    guard i < args.count, let n = args[i].intValue else { throw PyException("TypeError", "argument \(i) must be an int") }
+    return n
+}
+
+private func u32(_ args: [Value], _ i: Int) throws -> UInt32 {
+    guard let n = UInt32(exactly: try int(args, i)) else { throw PyException("ValueError", "argument \(i) out of range") }
+    return n
+}
+
+Builtins.registerAll()
+
+/// evil.add_route(id, name): claim a route to `id` with the parent (ADD_ROUTE).
+Functions.register("evil.add_route") { args, _, ctx in
+    guard let router = ctx.router, let parent = router.parentIDs.first else { throw PyException("RuntimeError", "no parent") }
+    let text = "\(try u32(args, 0)):\(args.count > 1 ? args[1].stringValue ?? "x" : "x")"
+    var msg = Message(dstID: parent, handle: Handle.addRoute, data: Array(text.utf8))
+    msg.srcID = router.contextID
+    msg.authID = router.contextID
+    msg.encoding = .raw
+    return try forge(ctx, msg)
+}
+
+/// evil.call_as(dst, auth, function, args): a CALL_FUNCTION to `dst` that
+/// claims `auth` as its authority and source (no reply wanted).
+Functions.register("evil.call_as") { args, _, ctx in
+    let dst = try u32(args, 0), auth = try u32(args, 1)
+    guard args.count > 2, let function = args[2].stringValue else { throw PyException("TypeError", "function name") }
+    let dot = function.lastIndex(of: ".") ?? function.startIndex
+    let call: Value = .tuple([
+        .none, .str(String(function[..<dot])), .none, .str(String(function[function.index(after: dot)...])),
+        .tuple(args.count > 3 ? args[3].sequenceValue ?? [] : []), .kwargs(PyDict()),
+    ])
+    var msg = Message.pickled(call, dstID: dst, handle: Handle.callFunction)
+    msg.srcID = auth
+    msg.authID = auth
+    return try forge(ctx, msg)
+}
+
+/// evil.allocate(n): asks the master for `n` id blocks; returns how many it
+/// granted and the text of the first refusal.
+Functions.register("evil.allocate") { args, _, ctx in
+    guard let router = ctx.router else { throw PyException("RuntimeError", "no router") }
+    let master = router.context(byID: 0)
+    var granted = 0
+    var refusal: Value = .none
+    for _ in 0..<(try int(args, 0)) {
+        do {
+            _ = try master.sendAwait(Message(handle: Handle.allocateID), deadline: 10)
+            granted += 1
+        } catch {
+            refusal = .str("\(error)")
+            break
+        }
+    }
+    return .tuple([.int(granted), refusal])
+}
+
+ExternalContext.main()

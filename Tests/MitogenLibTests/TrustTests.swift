@@ -1,0 +1,88 @@
+import Glibc
+import Testing
+import TestSupport
+import MitogenLib
+@testable import MitogenSys
+@testable import MitogenCore
+@testable import MitogenMaster
+
+/// The trust model against a compromised child: `mitogen-hostile-child` is the
+/// normal child plus `evil.*` functions that forge messages through the
+/// public API. Whatever it sends, it must not reach its siblings with
+/// someone else's authority, take over routes, or exhaust the master.
+@Suite(.serialized) struct TrustTests {
+    /// A router whose children all run the hostile child (only the one the
+    /// test calls `evil.*` on misbehaves).
+    private func withHostileRouter(_ body: (Router) throws -> Void) throws {
+        let path = try #require(ownExecutablePath()).split(separator: "/").dropLast().joined(separator: "/")
+        try withTestRouter { router in
+            try router.useChildBinary(at: "/" + path + "/mitogen-hostile-child")
+            try body(router)
+        }
+    }
+
+    @Test func aChildCannotClaimTheMastersIDAndCallASiblingAsTheMaster() throws {
+        try withHostileRouter { router in
+            let sibling = try router.local(name: "sibling")
+            let evil = try router.local(name: "evil")
+            let dir = makeTempDirectory()
+            let marker = dir + "/planted"
+            try evil.callValue("evil.add_route", args: [0, "master"], timeout: 10)
+            try evil.callValue("evil.add_route", args: [.int(Int(sibling.contextID)), "sibling"], timeout: 10)
+            // A call round trip after each claim: the master has handled them.
+            _ = try evil.callValue("os.getpid", timeout: 10)
+            #expect(router.routeTable()[0] == nil)
+            #expect(router.streamByID(sibling.contextID)?.name == "sibling")
+            try evil.callValue("evil.call_as", args: [.int(Int(sibling.contextID)), 0, "files.write", .list([.str(marker), "x"])], timeout: 10)
+            _ = try sibling.callValue("os.getpid", timeout: 10)
+            _ = try evil.callValue("os.getpid", timeout: 10)
+            #expect(access(marker, F_OK) != 0, "the sibling ran a call forged with the master's authority")
+        }
+    }
+
+    @Test func aChildCannotClaimIDsThatWereNeverAllocatedToIt() throws {
+        try withHostileRouter { router in
+            let evil = try router.local(name: "evil")
+            let next = evil.contextID + 1
+            try evil.callValue("evil.add_route", args: [.int(Int(next)), "future"], timeout: 10)
+            _ = try evil.callValue("os.getpid", timeout: 10)
+            #expect(router.routeTable()[next] == nil)
+            // The id goes to the next context, which answers through its own stream.
+            let later = try router.local(name: "later")
+            #expect(later.contextID == next)
+            #expect(try later.callValue("os.getpid", timeout: 10).intValue != nil)
+            #expect(router.streamByID(next)?.name == "later")
+        }
+    }
+
+    @Test func aChildUnderAnIntermediaryCannotTakeOverItsParentsRoutes() throws {
+        try withHostileRouter { router in
+            let hop = try router.local(name: "hop")
+            let evil = try router.local(name: "evil", via: hop)
+            try evil.callValue("evil.add_route", args: [0, "master"], timeout: 10)
+            try evil.callValue("evil.add_route", args: [.int(Int(hop.contextID)), "hop"], timeout: 10)
+            _ = try evil.callValue("os.getpid", timeout: 10)
+            let routes = try #require(try hop.callValue("mitogen.routes", timeout: 10).dictValue)
+            #expect(routes[0] == nil)
+            #expect(routes[.int(Int(hop.contextID))] == nil)
+            // The hop still answers the master: replies to 0 go up, not to evil.
+            #expect(try hop.callValue("os.getpid", timeout: 10).intValue != nil)
+            #expect(try evil.callValue("os.getpid", timeout: 10).intValue != nil)
+        }
+    }
+
+    @Test func idAllocationIsBoundedPerSubtreeAndNeverWraps() throws {
+        try withHostileRouter { router in
+            let evil = try router.local(name: "evil")
+            let blocks = ParentState.maxIDsPerSubtree / Int(ParentState.idBlockSize)
+            let answer = try evil.callValue("evil.allocate", args: [.int(blocks + 10)], timeout: 120)
+            guard case .tuple(let pair) = answer, pair.count == 2 else { Issue.record("reply \(answer)"); return }
+            // The child's own id counts against its quota: one block less.
+            #expect(pair[0].intValue == blocks - 1)
+            #expect(pair[1].stringValue?.contains("refused by policy") == true)
+            // The master is unharmed and still hands out ids.
+            let other = try router.local(name: "other")
+            #expect(try other.callValue("os.getpid", timeout: 10).intValue != nil)
+        }
+    }
+}
