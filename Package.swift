@@ -61,6 +61,10 @@ let package = Package(
         .executableTarget(
             name: "mitogen-hostile-child", dependencies: ["MitogenChild", "MitogenCalls"], path: "Tests/HostileChild"),
         .target(name: "TestSupport", dependencies: ["MitogenLib", "MitogenSys"], path: "Tests/TestSupport"),
+        .testTarget(
+            name: "MitogenMasterTests",
+            dependencies: ["MitogenCore", "MitogenWire", "MitogenMaster", "TestSupport"],
+            exclude: ["Fixtures"]),
         .testTarget(name: "MitogenTUITests", dependencies: ["MitogenTUI", "MitogenLib", "MitogenSys", "TestSupport"]),
         .testTarget(
             name: "MitogenLibTests",

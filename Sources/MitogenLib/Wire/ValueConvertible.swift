@@ -110,13 +110,17 @@ public struct Blob: Sendable, Hashable, Codable, ValueConvertible, CustomStringC
 ///
 /// With a coder other than ours it encodes as its string: choose the coder
 /// knowingly.
-public struct Secret: Sendable, Hashable, Codable, ValueConvertible, CustomStringConvertible {
+public struct Secret: Sendable, Hashable, Codable, ValueConvertible, CustomStringConvertible, CustomReflectable {
     public var value: String
 
     public init(_ value: String) { self.value = value }
 
     /// `[secret]`, never the content.
     public var description: String { "[secret]" }
+
+    /// No children: `dump()` and other reflection show `[secret]` only, so a
+    /// value that holds a password (a connection method) cannot print it.
+    public var customMirror: Mirror { Mirror(self, children: [:]) }
 
     public var pickleValue: Value { .secret(value) }
 
