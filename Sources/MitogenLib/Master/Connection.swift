@@ -25,6 +25,12 @@ public struct ConnectionOptions: Sendable {
     public var unidirectional: Bool?
     /// Start the new context through this one: it becomes the new context's parent.
     public var via: Context?
+    /// Answers a tool's question that is not the password (a one-time code,
+    /// a key passphrase): given the prompt text, returns the answer, or nil
+    /// to fail the connection. Runs on a thread of its own and may block (the
+    /// console asks the operator). Without one, such a prompt fails the
+    /// connection at once, naming the prompt.
+    public var promptCallback: (@Sendable (String) -> String?)?
 
     public init(
         name: String? = nil, remoteName: String? = nil, connectTimeout: Double? = nil, debug: Bool = false,
@@ -100,7 +106,7 @@ extension Router {
         if let via = options.via {
             return try proxyConnect(
                 via: via, method: method.methodName, target: method.hopTarget, methodOptions: method.hopOptions,
-                options: options)
+                password: (method as? any SpawnedMethod)?.password, options: options)
         }
         let child = try childBinary()
         let id = try allocateID()
@@ -112,25 +118,18 @@ extension Router {
         let stageCommand = FirstStage.shellCommand(
             hash: child.hash, name: remoteName, childArguments: [config.argument], fallbackRoots: roots)
         let argv = try method.command(stageArgv: stageArgv, stageCommand: stageCommand)
-
-        let (mine, theirs) = try FileDescriptor.socketPair()
-        let (errRead, errWrite) = try FileDescriptor.pipe()
-        let pid: pid_t
-        do {
-            pid = try spawnProcess(
-                SpawnRequest(
-                    executable: argv[0], argv: argv, environment: spawnEnvironment(), stdin: theirs, stdout: theirs,
-                    stderr: errWrite, newSession: true))
-        } catch {
-            for fd in [mine, theirs, errRead, errWrite] { fd.close() }
-            throw StreamError("Child start failed: \(error). Command was: \(argv.map(Value.strRepr).joined(separator: " "))")
+        let spawned = method as? any SpawnedMethod
+        let stdio = spawned?.stdio ?? .pipes
+        let transport = try Transport.spawn(argv: argv, stdio: stdio, environment: spawnEnvironment())
+        let prompts = spawned.map { method in
+            PromptSetup(
+                engine: method.makePromptEngine(canAsk: options.promptCallback != nil), replies: transport.replies,
+                inBand: stdio.markersInBand, ask: options.promptCallback, eofHint: method.eofErrorHint)
         }
-        theirs.close()
-        errWrite.close()
         return try attachChild(
-            id: id, name: options.name ?? method.defaultName(pid: pid), method: method.methodName, pid: pid,
-            isOurChild: true, socket: mine, stderr: errRead, preferCompression: method.preferCompression,
-            options: options, child: child)
+            id: id, name: options.name ?? method.defaultName(pid: transport.pid), method: method.methodName,
+            pid: transport.pid, isOurChild: true, socket: transport.channel, stderr: transport.diagnostics,
+            preferCompression: method.preferCompression, options: options, child: child, prompts: prompts)
     }
 
     /// The environment for a spawned transport: ours plus `parentState.childEnvironment`.
@@ -158,10 +157,11 @@ extension Router {
     /// until the child is ready or failed.
     func attachChild(
         id: UInt32, name: String, method: String, pid: pid_t, isOurChild: Bool, socket: FileDescriptor,
-        stderr: FileDescriptor, preferCompression: Bool, options: ConnectionOptions, child: ChildBinary? = nil
+        stderr: FileDescriptor?, preferCompression: Bool, options: ConnectionOptions, child: ChildBinary? = nil,
+        prompts: PromptSetup? = nil
     ) throws -> Context {
         try socket.setNonBlocking(true)
-        try stderr.setNonBlocking(true)
+        try stderr?.setNonBlocking(true)
         let context = context(byID: id, name: name)
         observer.contextAdded(
             ContextInfo(id: id, name: name, method: method, parentID: contextID, pid: pid, state: .connecting, since: monotonicNow()))
@@ -171,6 +171,14 @@ extension Router {
             BootstrapHandshake(child: try child ?? childBinary(), preferCompression: preferCompression),
             observer: observer, contextID: id)
         handshake.onReady = { try? outcome.put(nil) }
+        if let prompts {
+            let session = PromptSession(
+                engine: prompts.engine, replies: prompts.replies, broker: broker, ask: prompts.ask,
+                fail: { error in try? outcome.put(error) })
+            handshake.prompts = session
+            handshake.promptsInBand = prompts.inBand
+            handshake.eofHint = prompts.eofHint
+        }
         stream.handshake = handshake
         stream.onHandshakeFailure = { error in try? outcome.put(error) }
         if isOurChild { parentState.childProcesses.withLock { _ = $0.insert(pid) } }
@@ -178,13 +186,17 @@ extension Router {
         stream.disconnectHooks.append { [broker, self] in
             Reaper.start(pid: pid, isOurChild: isOurChild, broker: broker) { self.parentState.childProcesses.withLock { _ = $0.remove(pid) } }
         }
-        let diagnostics = DiagnosticsReader(fd: stderr, contextID: id, contextName: name, router: self, handshake: handshake)
+        let diagnostics = stderr.map {
+            DiagnosticsReader(fd: $0, contextID: id, contextName: name, router: self, handshake: handshake)
+        }
         register(context, stream: stream)
-        broker.defer { diagnostics.start() }
+        if let diagnostics { broker.defer { diagnostics.start() } }
 
         let timeout = options.connectTimeout ?? ConnectionOptions.defaultConnectTimeout
         let timer = broker.after(timeout) {
-            try? outcome.put(StreamError("Connection timed out.", kind: .timeout))
+            // Mitogen's text, then where the start was stuck.
+            let stage = handshake.stage
+            try? outcome.put(StreamError("Connection timed out. (after \(timeout) s, while \(stage))", kind: .timeout))
         }
         defer { timer.cancel() }
         let failure: StreamError?
@@ -248,6 +260,15 @@ enum ChildBinaryCache {
     }
 }
 
+/// How a connection talks to its tool's prompts (see `PromptSession`).
+struct PromptSetup {
+    var engine: PromptEngine
+    var replies: FileDescriptor?
+    var inBand: Bool
+    var ask: (@Sendable (String) -> String?)?
+    var eofHint: String?
+}
+
 /// Adapts the master's upload state machine to the stream's handshake hook,
 /// publishing progress to the observer.
 final class UploadHandshake: StreamHandshake, @unchecked Sendable {
@@ -256,6 +277,19 @@ final class UploadHandshake: StreamHandshake, @unchecked Sendable {
     let observer: RouterObserver
     let contextID: UInt32
     var onReady: (() -> Void)?
+    /// The tool's prompts, when the method has a tool that may ask.
+    var prompts: PromptSession?
+    /// The tool prompts on this channel (su's full PTY): its output goes
+    /// through `prompts` until the first stage's marker.
+    var promptsInBand = false
+    /// Added to the end-of-file error (Mitogen's `eof_error_hint`).
+    var eofHint: String?
+    /// Where the start is, for the connect timeout's message.
+    var stage: String {
+        if state.uploadedBytes > 0 { return "uploading the child" }
+        if let prompts, !prompts.isFinished { return prompts.stage }
+        return "waiting for the first stage"
+    }
 
     init(_ state: BootstrapHandshake, observer: RouterObserver, contextID: UInt32) {
         self.state = state
@@ -263,13 +297,28 @@ final class UploadHandshake: StreamHandshake, @unchecked Sendable {
         self.contextID = contextID
     }
 
-    func feed(_ bytes: [UInt8]) -> HandshakeStep { step(state.feed(bytes)) }
+    func feed(_ bytes: [UInt8]) -> HandshakeStep {
+        guard let prompts, !prompts.isFinished else { return step(state.feed(bytes)) }
+        if !promptsInBand {
+            prompts.stageReached()
+            return step(state.feed(bytes))
+        }
+        guard let passthrough = prompts.feed(bytes) else { return .continue(send: []) }
+        return step(state.feed(passthrough))
+    }
 
     func eof() -> StreamError {
         for action in state.eof() {
-            if case .failed(let text) = action { return StreamError(text, kind: .eof) }
+            if case .failed(let text) = action {
+                return StreamError(text + (eofHint.map { "\n\n" + $0 } ?? ""), kind: .eof)
+            }
         }
         return StreamError("EOF on stream during bootstrap", kind: .eof)
+    }
+
+    /// Output of the tool on its own channel (stderr or its PTY).
+    func toolOutput(_ bytes: [UInt8]) {
+        if let prompts, !promptsInBand, !prompts.isFinished { _ = prompts.feed(bytes) }
     }
 
     /// stderr lines of the target before it is ready: kept for the EOF error text.
@@ -328,6 +377,7 @@ final class DiagnosticsReader: @unchecked Sendable {
         switch r {
         case .success(.bytes(let n)):
             let chunk = Array(buf[0..<n])
+            handshake.toolOutput(chunk)
             _ = handshake.diagnostics(chunk)
             partial += chunk
             while let nl = partial.firstIndex(of: 0x0a) {

@@ -11,7 +11,12 @@ import MitogenWire
 /// answers Mitogen's `{'id': n, 'name': name, 'msg': None}` (or `msg` with the
 /// error). The master names the result `<via name>.<name>`.
 extension Router {
-    func proxyConnect(via: Context, method: String, target: String?, methodOptions: [HopOption], options: ConnectionOptions) throws -> Context {
+    /// - Parameter password: travels as a pickled `Secret` in the call, never
+    ///   in the hop's options (which appear in names and logs).
+    func proxyConnect(
+        via: Context, method: String, target: String?, methodOptions: [HopOption], password: Secret? = nil,
+        options: ConnectionOptions
+    ) throws -> Context {
         var opts = PyDict()
         if let target { opts["target"] = .str(target) }
         for o in methodOptions { opts[o.key] = .str(o.value) }
@@ -24,12 +29,25 @@ extension Router {
         kwargs["name"] = options.name.map(Value.str) ?? Value.none
         kwargs["method_name"] = .str(method)
         kwargs["kwargs"] = .kwargs(opts)
+        if let password { kwargs["password"] = .secret(password.value) }
         let timeout = (options.connectTimeout ?? ConnectionOptions.defaultConnectTimeout) + 5
         let reply = try via.callValue("mitogen.parent._proxy_connect", kwargs: kwargs, timeout: timeout)
         guard let d = reply.dictValue else {
             throw StreamError("via \(via): unexpected _proxy_connect reply \(reply.displayText)")
         }
-        if let msg = d["msg"]?.stringValue { throw StreamError(msg) }
+        if let msg = d["msg"]?.stringValue {
+            // The intermediary's error kind survives the hop (a wrong sudo
+            // password on the far side is still a PasswordError here).
+            let kind: StreamError.Kind = switch d["kind"]?.stringValue {
+            case "password": .password
+            case "hostKey": .hostKey
+            case "timeout": .timeout
+            case "eof": .eof
+            case "refused": .refused
+            default: .stream
+            }
+            throw StreamError(msg, kind: kind)
+        }
         guard let id = d["id"]?.intValue.flatMap({ UInt32(exactly: $0) }), let childName = d["name"]?.stringValue else {
             throw StreamError("via \(via): _proxy_connect reply without id/name: \(reply.displayText)")
         }
@@ -74,7 +92,9 @@ package enum ProxyConnectFunction {
             }
             if let name = kwargs["name"]?.stringValue { options.append(HopOption(key: "name", value: name)) }
             do {
-                let child = try router.connect(hop: Hop(method: method, target: target, options: options), via: nil)
+                let password = kwargs["password"]?.stringValue.map(Secret.init)
+                let child = try router.connect(
+                    hop: Hop(method: method, target: target, options: options), via: nil, password: password)
                 let info = router.observer.contexts.first { $0.id == child.contextID }
                 return .dict(
                     PyDict([
@@ -87,6 +107,7 @@ package enum ProxyConnectFunction {
                     PyDict([
                         ("id", .none), ("name", .none),
                         ("msg", .str("error occurred on host \(hostName()): \(error)")),
+                        ("kind", .str((error as? StreamError)?.kind.description ?? "stream")),
                     ]))
             }
         }
