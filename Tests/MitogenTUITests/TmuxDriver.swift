@@ -32,7 +32,7 @@ final class TmuxDriver {
     }
 
     func close() {
-        try? tmux(["-L", socket, "kill-server"], output: false)
+        _ = try? tmux(["-L", socket, "kill-server"], output: false)
     }
 
     /// Runs tmux with posix_spawn and waits for it. The child gets an
