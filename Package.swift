@@ -54,8 +54,10 @@ let package = Package(
             linkerSettings: [.unsafeFlags(["-static-executable", "-Xlinker", "--strip-all"])]
         ),
         .systemLibrary(name: "CNcursesw", pkgConfig: "ncursesw", providers: [.apt(["libncurses-dev"])]),
+        // wcwidth(3) from libc, which the Glibc module does not declare.
+        .systemLibrary(name: "CWcwidth"),
         .systemLibrary(name: "CLibSSH2", pkgConfig: "libssh2", providers: [.apt(["libssh2-1-dev"])]),
-        .executableTarget(name: "MitogenTUI", dependencies: ["MitogenLib", "MitogenSys", "CNcursesw", argumentParser]),
+        .executableTarget(name: "MitogenTUI", dependencies: ["MitogenLib", "MitogenSys", "CNcursesw", "CWcwidth", argumentParser]),
         .executableTarget(name: "mitogen-bench", dependencies: ["MitogenLib", "MitogenSys", argumentParser]),
         .target(name: "TestSupport", dependencies: ["MitogenLib", "MitogenSys"], path: "Tests/TestSupport"),
         .testTarget(name: "MitogenTUITests", dependencies: ["MitogenTUI", "MitogenLib", "MitogenSys", "TestSupport"]),
