@@ -98,18 +98,6 @@ struct ConsoleSnapshot: Sendable {
 }
 
 extension ContextState {
-    /// The theme role of a context in this state; `isNew` marks one that
-    /// connected a moment ago.
-    func role(isNew: Bool = false) -> Role {
-        switch self {
-        case .connecting, .uploading: .stateConnecting
-        case .connected: isNew ? .stateNew : .stateConnected
-        case .failed: .stateFailed
-        case .shuttingDown: .stateShuttingDown
-        case .gone: .stateGone
-        }
-    }
-
     /// True while the context can take calls or is on its way there.
     var isLive: Bool {
         switch self {
