@@ -131,7 +131,7 @@ enum ActionTable {
         var out = """
             # mitogen-tui keys
 
-            Generated from `Sources/MitogenTUI/Input/ActionTable.swift` by `mitogen-tui --print-keys`;
+            Generated from `Sources/MitogenTUI/ConsoleModel/Input/ActionTable.swift` by `mitogen-tui --print-keys`;
             a test fails when this file is stale. Esc then a digit works as an F-key (Esc 1 = F1,
             Esc 0 = F10). Actions marked *changes* are hidden under `--read-only`; those marked
             *confirm* ask first, name their target, and default to No.
