@@ -2,7 +2,7 @@ import Foundation
 import Testing
 import MitogenLib
 import MitogenSys
-@testable import MitogenTUI
+@testable import ConsoleModel
 
 /// End-to-end: the real binary in tmux (DESIGN §8). Serialized: each test
 /// starts a console and a local context, and the machine has 2 cores.

@@ -1,4 +1,6 @@
 import MitogenLib
+import ConsoleModel
+import ConsoleRender
 
 /// Key and mouse handling: overlays first, then the action table of the
 /// focused pane.

@@ -1,6 +1,8 @@
 import Glibc
 import MitogenLib
 import MitogenSys
+import ConsoleModel
+import ConsoleRender
 
 /// An open waiting for `password=ask` answers.
 struct PendingOpen {

@@ -1,6 +1,8 @@
 import Glibc
 import MitogenLib
 import MitogenSys
+import ConsoleModel
+import ConsoleRender
 
 /// Signal number caught by `signalHandler`, read by the UI loop.
 /// nonisolated(unsafe): written only by the async-signal handler, read by the UI thread; an int store is atomic enough.

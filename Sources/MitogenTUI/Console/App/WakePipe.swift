@@ -1,5 +1,6 @@
 import Glibc
 import Synchronization
+import ConsoleModel
 
 /// The UI thread's only cross-thread entry: a non-blocking self-pipe that
 /// `poll` watches, plus a queue of events from worker threads.

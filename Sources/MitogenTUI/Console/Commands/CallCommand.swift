@@ -2,6 +2,7 @@ import ArgumentParser
 import Glibc
 import MitogenLib
 import MitogenSys
+import ConsoleModel
 
 /// `mitogen-tui call [--json] [--timeout S] CHAIN EXPR...`: connect a chain,
 /// run each call expression in its last context, print each result as a

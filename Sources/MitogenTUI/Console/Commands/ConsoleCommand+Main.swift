@@ -2,6 +2,8 @@ import ArgumentParser
 import Glibc
 import MitogenLib
 import MitogenSys
+import ConsoleModel
+import ConsoleRender
 
 /// `mitogen-tui [CHAIN...] [--theme NAME] [--read-only] [-M]`: the live
 /// operations console (the default subcommand).

@@ -1,5 +1,7 @@
 import CNcursesw
 import Glibc
+import ConsoleModel
+import ConsoleRender
 
 /// The thin layer over ncursesw: start and stop curses, turn theme roles
 /// into curses attributes and colour pairs, draw a `Frame`, and decode keys

@@ -1,5 +1,5 @@
 /// Everything the operator can do from the keyboard, by name.
-enum ActionID: String, CaseIterable, Sendable {
+package enum ActionID: String, CaseIterable, Sendable {
     case help, command, focusNext, viewTree, viewStreams, viewLogs, viewPending, viewResults, nextTheme, quit, redraw
     case moveUp, moveDown, pageUp, pageDown, moveTop, moveBottom
     case toggleExpand, collapse, expand, treeFilter, sort, follow, toggleGone
@@ -10,10 +10,10 @@ enum ActionID: String, CaseIterable, Sendable {
 }
 
 /// The pane an action belongs to; `.global` actions work everywhere.
-enum ViewScope: String, CaseIterable, Sendable {
+package enum ViewScope: String, CaseIterable, Sendable {
     case global, tree, streams, logs, pending, results
 
-    var title: String {
+    package var title: String {
         switch self {
         case .global: "Everywhere"
         case .tree: "Context tree"
@@ -27,28 +27,28 @@ enum ViewScope: String, CaseIterable, Sendable {
 
 /// One entry of the action table: the single source of the key dispatcher,
 /// the F-key bar, the help overlay, read-only mode and docs/keys.md.
-struct Action: Sendable {
-    var id: ActionID
-    var keys: [Key]
+package struct Action: Sendable {
+    package var id: ActionID
+    package var keys: [Key]
     /// Short text for the F-bar and help.
-    var label: String
-    var scope: ViewScope
+    package var label: String
+    package var scope: ViewScope
     /// Changes something (opens, calls, cancels, shuts down): hidden and
     /// refused under `--read-only`.
-    var mutates = false
+    package var mutates = false
     /// Asks for confirmation first (names the target, defaults to No).
-    var dangerous = false
+    package var dangerous = false
 
     /// The F-key, if the action has one, for the F-bar.
-    var functionKey: Int? {
+    package var functionKey: Int? {
         for k in keys { if case .function(let n) = k { return n } }
         return nil
     }
 }
 
 /// The action tables of every view.
-enum ActionTable {
-    static let all: [Action] = [
+package enum ActionTable {
+    package static let all: [Action] = [
         // Everywhere
         Action(id: .help, keys: [.function(1), .char("?")], label: "Help", scope: .global),
         Action(id: .command, keys: [.char(":"), .function(2)], label: "Command", scope: .global),
@@ -101,7 +101,7 @@ enum ActionTable {
 
     /// The action `key` triggers in `scope` (its own table first, then the
     /// global one), skipping mutating actions when `readOnly`.
-    static func action(for key: Key, in scope: ViewScope, readOnly: Bool) -> Action? {
+    package static func action(for key: Key, in scope: ViewScope, readOnly: Bool) -> Action? {
         for table in [scope, .global] {
             if let a = all.first(where: { $0.scope == table && $0.keys.contains(key) }) {
                 return readOnly && a.mutates ? nil : a
@@ -112,12 +112,12 @@ enum ActionTable {
 
     /// The actions shown for `scope` (its own and the global ones), without
     /// mutating ones when `readOnly`.
-    static func visible(in scope: ViewScope, readOnly: Bool) -> [Action] {
+    package static func visible(in scope: ViewScope, readOnly: Bool) -> [Action] {
         all.filter { ($0.scope == scope || $0.scope == .global) && !(readOnly && $0.mutates) }
     }
 
     /// F-bar entries for `scope`: F-key number and label, by F-key.
-    static func functionBar(in scope: ViewScope, readOnly: Bool) -> [(Int, String)] {
+    package static func functionBar(in scope: ViewScope, readOnly: Bool) -> [(Int, String)] {
         var byKey: [Int: String] = [:]
         for a in visible(in: scope, readOnly: readOnly).reversed() {  // the view's own actions win
             if let n = a.functionKey { byKey[n] = a.label }
@@ -127,7 +127,7 @@ enum ActionTable {
 
     /// docs/keys.md: every table as Markdown. A test keeps the file current;
     /// `mitogen-tui --print-keys > docs/keys.md` regenerates it.
-    static func markdown() -> String {
+    package static func markdown() -> String {
         var out = """
             # mitogen-tui keys
 

@@ -3,9 +3,14 @@ import MitogenLib
 /// Tab completion for the `:` command line: command names, connection
 /// methods and their parameter names (`ChainSpec.knownMethods`,
 /// `knownParameters`), theme names and function names.
-struct Completion: Sendable {
-    var themes: [String] = []
-    var functions: [String] = []
+package struct Completion: Sendable {
+    package var themes: [String] = []
+    package var functions: [String] = []
+
+    package init(themes: [String] = [], functions: [String] = []) {
+        self.themes = themes
+        self.functions = functions
+    }
 
     /// The word being typed: the text after the last space, `?`, `&`, `>` or `(`.
     static func currentWord(_ before: String) -> String {
@@ -13,7 +18,7 @@ struct Completion: Sendable {
     }
 
     /// Candidates for the word at the end of `before`, sorted.
-    func candidates(_ before: String) -> [String] {
+    package func candidates(_ before: String) -> [String] {
         let word = Self.currentWord(before)
         guard let space = before.firstIndex(of: " ") else {
             return ConsoleCommandName.allCases.map(\.rawValue).filter { $0.hasPrefix(word) }

@@ -1,10 +1,10 @@
-import MitogenLib
+package import MitogenLib
 
 /// The commands of the `:` command line.
-enum ConsoleCommandName: String, CaseIterable, Sendable {
+package enum ConsoleCommandName: String, CaseIterable, Sendable {
     case open, call, shutdown, cancel, inflight, theme, filter, help, quit
 
-    var usage: String {
+    package var usage: String {
         switch self {
         case .open: "open CHAIN"
         case .call: "call EXPR"
@@ -18,7 +18,7 @@ enum ConsoleCommandName: String, CaseIterable, Sendable {
         }
     }
 
-    var summary: String {
+    package var summary: String {
         switch self {
         case .open:
             "Connect a chain: hops method[:target][?key=value&...] joined by ->, nearest first. A chain that does not start with `local` or a remote method starts under the selected context."
@@ -34,11 +34,11 @@ enum ConsoleCommandName: String, CaseIterable, Sendable {
     }
 
     /// True if the command changes something (refused under `--read-only`).
-    var mutates: Bool { self == .open || self == .call || self == .shutdown || self == .cancel }
+    package var mutates: Bool { self == .open || self == .call || self == .shutdown || self == .cancel }
 }
 
 /// A parsed command line.
-enum ParsedCommand: Equatable, Sendable {
+package enum ParsedCommand: Equatable, Sendable {
     case open(ChainSpec, underSelected: Bool)
     case call(CallExpression, text: String)
     case shutdown(subtree: Bool)
@@ -51,11 +51,11 @@ enum ParsedCommand: Equatable, Sendable {
 }
 
 /// A command line the console cannot run, with the reason.
-struct CommandError: Error, Equatable, Sendable, CustomStringConvertible {
-    var description: String
+package struct CommandError: Error, Equatable, Sendable, CustomStringConvertible {
+    package var description: String
 }
 
-enum CommandParser {
+package enum CommandParser {
     /// Methods that start from the master's own machine or reach another
     /// machine: a chain starting with one of them is opened from the master;
     /// others (sudo, su, docker, ...) act on an existing context and hang
@@ -65,7 +65,7 @@ enum CommandParser {
     /// Parses one command line (without the leading `:`).
     /// - Throws: `CommandError` naming the unknown command, the missing
     ///   argument, or what is wrong with the chain or the call expression.
-    static func parse(_ line: String) throws(CommandError) -> ParsedCommand {
+    package static func parse(_ line: String) throws(CommandError) -> ParsedCommand {
         let text = line.trimmingSpaces
         let word = String(text.prefix { $0 != " " })
         let rest = String(text.dropFirst(word.count)).trimmingSpaces

@@ -1,13 +1,19 @@
 /// A mouse event the console uses: a press or wheel step at a cell.
-struct MouseEvent: Hashable, Sendable {
-    enum Kind: Hashable, Sendable { case press, wheelUp, wheelDown }
-    var kind: Kind
-    var row: Int
-    var column: Int
+package struct MouseEvent: Hashable, Sendable {
+    package enum Kind: Hashable, Sendable { case press, wheelUp, wheelDown }
+    package var kind: Kind
+    package var row: Int
+    package var column: Int
+
+    package init(kind: Kind, row: Int, column: Int) {
+        self.kind = kind
+        self.row = row
+        self.column = column
+    }
 }
 
 /// One key press, decoded from curses (`Terminal.readKey`).
-enum Key: Hashable, Sendable, CustomStringConvertible {
+package enum Key: Hashable, Sendable, CustomStringConvertible {
     case char(Character)
     /// Ctrl plus a lowercase letter.
     case ctrl(Character)
@@ -17,10 +23,10 @@ enum Key: Hashable, Sendable, CustomStringConvertible {
     case resize
     case mouse(MouseEvent)
 
-    static let space = Key.char(" ")
+    package static let space = Key.char(" ")
 
     /// The name shown in the F-bar, the help overlay and docs/keys.md.
-    var description: String {
+    package var description: String {
         switch self {
         case .char(" "): "Space"
         case .char(let c): String(c)
@@ -47,7 +53,7 @@ enum Key: Hashable, Sendable, CustomStringConvertible {
 
     /// A key from a typed character: control codes become `.ctrl`, Enter,
     /// Tab, Backspace and Esc their own cases.
-    init(scalar: Unicode.Scalar) {
+    package init(scalar: Unicode.Scalar) {
         switch scalar.value {
         case 9: self = .tab
         case 10, 13: self = .enter

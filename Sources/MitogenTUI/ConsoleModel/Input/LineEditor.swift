@@ -4,31 +4,31 @@
 /// Keys: Left/Right, Home/End (Ctrl-A/Ctrl-E), Backspace, Del (Ctrl-D),
 /// Ctrl-U (delete to start), Ctrl-K (to end), Ctrl-W (previous word),
 /// Up/Down (history), Tab (complete). Enter and Esc are left to the caller.
-struct LineEditor: Sendable {
+package struct LineEditor: Sendable {
     /// The text, as characters so the cursor never splits a grapheme.
     private(set) var characters: [Character] = []
     /// Cursor position in `characters` (0...count).
     private(set) var cursor = 0
     /// Shown as `*` when true (passwords); never completed or kept in history.
-    var secret = false
+    package var secret = false
     /// Candidates from the last ambiguous completion, for display.
-    private(set) var candidates: [String] = []
+    package private(set) var candidates: [String] = []
     private var historyIndex: Int?
     private var draft: [Character] = []
 
-    init(_ text: String = "", secret: Bool = false) {
+    package init(_ text: String = "", secret: Bool = false) {
         characters = Array(text)
         cursor = characters.count
         self.secret = secret
     }
 
-    var text: String { String(characters) }
+    package var text: String { String(characters) }
 
     /// What to draw: the text, or stars for a secret.
-    var displayText: String { secret ? String(repeating: "*", count: characters.count) : text }
+    package var displayText: String { secret ? String(repeating: "*", count: characters.count) : text }
 
     /// The cursor's column within `displayText`.
-    var cursorColumn: Int { secret ? cursor : TextWidth.width(String(characters[..<cursor])) }
+    package var cursorColumn: Int { secret ? cursor : TextWidth.width(String(characters[..<cursor])) }
 
     mutating func setText(_ text: String) {
         characters = Array(text)
@@ -38,7 +38,7 @@ struct LineEditor: Sendable {
     /// Applies an editing key.
     /// - Returns: false if the key is not an editing key (the caller's to handle).
     @discardableResult
-    mutating func handle(_ key: Key, history: inout History, completer: ((String) -> [String])? = nil) -> Bool {
+    package mutating func handle(_ key: Key, history: inout History, completer: ((String) -> [String])? = nil) -> Bool {
         if key != .tab { candidates = [] }
         switch key {
         case .char(let c):
@@ -112,11 +112,13 @@ struct LineEditor: Sendable {
 }
 
 /// Entered lines, oldest first, without consecutive repeats, bounded.
-struct History: Sendable {
-    private(set) var entries: [String] = []
+package struct History: Sendable {
+    package private(set) var entries: [String] = []
     var capacity = 200
 
-    mutating func add(_ line: String) {
+    package init() {}
+
+    package mutating func add(_ line: String) {
         let trimmed = line.trimmingSpaces
         guard !trimmed.isEmpty, entries.last != trimmed else { return }
         entries.append(trimmed)

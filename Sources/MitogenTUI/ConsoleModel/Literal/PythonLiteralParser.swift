@@ -1,17 +1,16 @@
-import MitogenLib
-import MitogenWire
+package import MitogenWire
 
 /// A function call as typed on the console's command line:
 /// `os.listdir('/etc')`, `myapp.report(path='/', depth=2)`.
-struct CallExpression: Sendable, Equatable {
+package struct CallExpression: Sendable, Equatable {
     /// The dotted name, as written: `os.listdir`.
-    var function: String
+    package var function: String
     /// The positional arguments, in order.
-    var args: [Value]
+    package var args: [Value]
     /// The keyword arguments, in the order written (str keys).
-    var kwargs: PyDict
+    package var kwargs: PyDict
 
-    init(function: String, args: [Value] = [], kwargs: PyDict = PyDict()) {
+    package init(function: String, args: [Value] = [], kwargs: PyDict = PyDict()) {
         self.function = function
         self.args = args
         self.kwargs = kwargs
@@ -19,13 +18,13 @@ struct CallExpression: Sendable, Equatable {
 }
 
 /// A syntax error in a Python literal or call, with the place it was found.
-struct PythonLiteralError: Error, Sendable, Equatable, CustomStringConvertible {
+package struct PythonLiteralError: Error, Sendable, Equatable, CustomStringConvertible {
     /// 1-based position in the text, counted in Unicode scalars.
-    var column: Int
+    package var column: Int
     /// What was expected and what was found instead.
-    var message: String
+    package var message: String
 
-    var description: String { "column \(column): \(message)" }
+    package var description: String { "column \(column): \(message)" }
 }
 
 /// Reads Python literals and calls made of them: the subset of Python that
@@ -41,13 +40,13 @@ struct PythonLiteralError: Error, Sendable, Equatable, CustomStringConvertible {
 /// `nan` and `inf` (optionally signed), and `frozenset()` /
 /// `frozenset({...})`. Not supported: complex numbers, `\N{name}` escapes,
 /// lone surrogates (a Swift `String` cannot hold them), f-strings.
-enum PythonLiteralParser {
+package enum PythonLiteralParser {
     /// Parses `name.dotted(arg, ..., key=value, ...)`, with an optional
     /// trailing comma and whitespace anywhere between tokens.
     ///
     /// - Throws: `PythonLiteralError` naming the column and what was expected,
     ///   also for a positional argument after a keyword and a repeated keyword.
-    static func parse(_ text: String) throws(PythonLiteralError) -> CallExpression {
+    package static func parse(_ text: String) throws(PythonLiteralError) -> CallExpression {
         var reader = Reader(text)
         return try reader.readCall()
     }

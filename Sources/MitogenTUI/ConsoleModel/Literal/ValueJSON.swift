@@ -1,5 +1,4 @@
-import MitogenLib
-import MitogenWire
+package import MitogenWire
 
 extension Value {
     /// The value as compact JSON (no spaces, no trailing newline), for the
@@ -22,7 +21,7 @@ extension Value {
     ///
     /// Strings are escaped as JSON requires (`\"`, `\\`, controls as `\n` or
     /// `\u001f`); other characters, including non-ASCII, are kept as UTF-8.
-    var jsonText: String {
+    package var jsonText: String {
         var out = ""
         writeJSON(to: &out)
         return out

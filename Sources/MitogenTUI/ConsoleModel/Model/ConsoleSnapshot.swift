@@ -1,56 +1,93 @@
-import MitogenLib
+package import MitogenLib
 
 /// One context as the console shows it (a copy of `ContextInfo`, which has no
 /// public initialiser, so the benchmark and tests can build their own).
-struct ContextItem: Equatable, Sendable {
-    var id: UInt32
-    var name: String
-    var method: String
+package struct ContextItem: Equatable, Sendable {
+    package var id: UInt32
+    package var name: String
+    package var method: String
     /// 0: started by the master itself.
-    var parentID: UInt32
-    var pid: Int32?
-    var state: ContextState
+    package var parentID: UInt32
+    package var pid: Int32?
+    package var state: ContextState
     /// Monotonic start time.
-    var since: Double
-    var uploadedBytes: Int = 0
+    package var since: Double
+    package var uploadedBytes: Int = 0
+
+    package init(
+        id: UInt32, name: String, method: String, parentID: UInt32, pid: Int32?, state: ContextState, since: Double,
+        uploadedBytes: Int = 0
+    ) {
+        self.id = id
+        self.name = name
+        self.method = method
+        self.parentID = parentID
+        self.pid = pid
+        self.state = state
+        self.since = since
+        self.uploadedBytes = uploadedBytes
+    }
 }
 
 /// Traffic counters of one directly connected stream.
-struct StreamItem: Equatable, Sendable {
-    var contextID: UInt32
-    var name: String
-    var bytesIn: UInt64
-    var bytesOut: UInt64
-    var messagesIn: UInt64
-    var messagesOut: UInt64
-    var queuedBytes: UInt64
-    var isDisconnected: Bool
+package struct StreamItem: Equatable, Sendable {
+    package var contextID: UInt32
+    package var name: String
+    package var bytesIn: UInt64
+    package var bytesOut: UInt64
+    package var messagesIn: UInt64
+    package var messagesOut: UInt64
+    package var queuedBytes: UInt64
+    package var isDisconnected: Bool
+
+    package init(
+        contextID: UInt32, name: String, bytesIn: UInt64, bytesOut: UInt64, messagesIn: UInt64, messagesOut: UInt64,
+        queuedBytes: UInt64, isDisconnected: Bool
+    ) {
+        self.contextID = contextID
+        self.name = name
+        self.bytesIn = bytesIn
+        self.bytesOut = bytesOut
+        self.messagesIn = messagesIn
+        self.messagesOut = messagesOut
+        self.queuedBytes = queuedBytes
+        self.isDisconnected = isDisconnected
+    }
 }
 
 /// A call the master waits on.
-struct PendingItem: Equatable, Sendable {
-    var handle: UInt32
-    var contextID: UInt32
-    var contextName: String
-    var function: String
+package struct PendingItem: Equatable, Sendable {
+    package var handle: UInt32
+    package var contextID: UInt32
+    package var contextName: String
+    package var function: String
     /// Python text of the arguments, secrets already hidden by the library.
-    var arguments: String
+    package var arguments: String
     /// Monotonic start time.
-    var since: Double
+    package var since: Double
+
+    package init(handle: UInt32, contextID: UInt32, contextName: String, function: String, arguments: String, since: Double) {
+        self.handle = handle
+        self.contextID = contextID
+        self.contextName = contextName
+        self.function = function
+        self.arguments = arguments
+        self.since = since
+    }
 }
 
 /// Everything the renderers read about the router at one moment: the pure
 /// input of `FrameRenderer`, built from `Router.snapshot()` or synthesised
 /// by the benchmark.
-struct ConsoleSnapshot: Sendable {
-    var generation: UInt64 = 0
+package struct ConsoleSnapshot: Sendable {
+    package var generation: UInt64 = 0
     /// Monotonic time of the snapshot (ages are measured against it).
-    var time: Double = 0
-    var contexts: [ContextItem] = []
-    var streams: [StreamItem] = []
-    var pending: [PendingItem] = []
+    package var time: Double = 0
+    package var contexts: [ContextItem] = []
+    package var streams: [StreamItem] = []
+    package var pending: [PendingItem] = []
 
-    init(generation: UInt64 = 0, time: Double = 0, contexts: [ContextItem] = [], streams: [StreamItem] = [], pending: [PendingItem] = []) {
+    package init(generation: UInt64 = 0, time: Double = 0, contexts: [ContextItem] = [], streams: [StreamItem] = [], pending: [PendingItem] = []) {
         self.generation = generation
         self.time = time
         self.contexts = contexts
@@ -59,7 +96,7 @@ struct ConsoleSnapshot: Sendable {
     }
 
     /// A copy of the router's public snapshot.
-    init(_ s: RouterSnapshot) {
+    package init(_ s: RouterSnapshot) {
         generation = s.generation
         time = s.time
         contexts = s.contexts.map {
@@ -81,10 +118,10 @@ struct ConsoleSnapshot: Sendable {
     }
 
     /// The context with `id`, if known.
-    func context(_ id: UInt32) -> ContextItem? { contexts.first { $0.id == id } }
+    package func context(_ id: UInt32) -> ContextItem? { contexts.first { $0.id == id } }
 
     /// `id` and every context started through it, depth first.
-    func subtree(of id: UInt32) -> [UInt32] {
+    package func subtree(of id: UInt32) -> [UInt32] {
         var children: [UInt32: [UInt32]] = [:]
         for c in contexts { children[c.parentID, default: []].append(c.id) }
         var out: [UInt32] = []
@@ -99,7 +136,7 @@ struct ConsoleSnapshot: Sendable {
 
 extension ContextState {
     /// True while the context can take calls or is on its way there.
-    var isLive: Bool {
+    package var isLive: Bool {
         switch self {
         case .connecting, .uploading, .connected: true
         default: false

@@ -1,39 +1,48 @@
-import MitogenLib
+package import MitogenLib
 
 /// One drained log line (a copy of `LogRecord`).
-struct LogItem: Equatable, Sendable {
-    var contextID: UInt32
-    var contextName: String
-    var logger: String
+package struct LogItem: Equatable, Sendable {
+    package var contextID: UInt32
+    package var contextName: String
+    package var logger: String
     /// Python level: 10 debug, 20 info, 30 warning, 40 error, 50 critical.
-    var level: Int
-    var message: String
+    package var level: Int
+    package var message: String
     /// Wall-clock seconds since the epoch.
-    var time: Double
+    package var time: Double
+
+    package init(contextID: UInt32, contextName: String, logger: String, level: Int, message: String, time: Double) {
+        self.contextID = contextID
+        self.contextName = contextName
+        self.logger = logger
+        self.level = level
+        self.message = message
+        self.time = time
+    }
 }
 
 /// The console's log buffer: a ring of the newest `capacity` lines, so memory
 /// stays bounded however fast logs arrive; older lines are counted as dropped.
-struct LogStore: Sendable {
-    let capacity: Int
+package struct LogStore: Sendable {
+    package let capacity: Int
     private var ring: [LogItem] = []
     private var head = 0
     /// Lines pushed out of the ring plus lines the router dropped before we drained them.
-    private(set) var dropped = 0
+    package private(set) var dropped = 0
     /// How many records of the router's log we have taken (router dropped + seen).
     private var routerConsumed = 0
 
-    init(capacity: Int = 10_000) {
+    package init(capacity: Int = 10_000) {
         self.capacity = max(1, capacity)
         ring.reserveCapacity(min(self.capacity, 1 << 16))
     }
 
-    var count: Int { ring.count }
+    package var count: Int { ring.count }
 
     /// The `i`-th line, oldest first.
-    subscript(i: Int) -> LogItem { ring[(head + i) % ring.count] }
+    package subscript(i: Int) -> LogItem { ring[(head + i) % ring.count] }
 
-    mutating func append(_ item: LogItem) {
+    package mutating func append(_ item: LogItem) {
         if ring.count < capacity {
             ring.append(item)
         } else {
@@ -48,7 +57,7 @@ struct LogStore: Sendable {
     /// many it dropped in all, so new = (dropped + count) - consumed so far.
     /// - Returns: how many lines were added.
     @discardableResult
-    mutating func ingest(records: [LogRecord], routerDropped: Int) -> Int {
+    package mutating func ingest(records: [LogRecord], routerDropped: Int) -> Int {
         let total = routerDropped + records.count
         let fresh = total - routerConsumed
         guard fresh > 0 else { return 0 }
@@ -65,15 +74,21 @@ struct LogStore: Sendable {
 }
 
 /// Which log lines the logs pane shows.
-struct LogFilter: Equatable, Sendable {
+package struct LogFilter: Equatable, Sendable {
     /// Lines below this level are hidden (0 shows all).
-    var minLevel = 0
+    package var minLevel = 0
     /// Only this context's lines, if set.
-    var contextID: UInt32?
+    package var contextID: UInt32?
     /// Only lines containing this text (case-insensitive), if not empty.
-    var text = ""
+    package var text = ""
 
-    func matches(_ item: LogItem) -> Bool {
+    package init(minLevel: Int = 0, contextID: UInt32? = nil, text: String = "") {
+        self.minLevel = minLevel
+        self.contextID = contextID
+        self.text = text
+    }
+
+    package func matches(_ item: LogItem) -> Bool {
         if item.level < minLevel { return false }
         if let id = contextID, item.contextID != id { return false }
         if !text.isEmpty {
@@ -88,13 +103,13 @@ struct LogFilter: Equatable, Sendable {
     }
 
     /// The levels `l` cycles through.
-    static let levels: [(Int, String)] = [(0, "all"), (20, "info+"), (30, "warning+"), (40, "error+")]
+    package static let levels: [(Int, String)] = [(0, "all"), (20, "info+"), (30, "warning+"), (40, "error+")]
 
-    var levelName: String { Self.levels.first { $0.0 == minLevel }?.1 ?? "\(minLevel)+" }
+    package var levelName: String { Self.levels.first { $0.0 == minLevel }?.1 ?? "\(minLevel)+" }
 }
 
 /// The short name of a Python log level.
-func levelName(_ level: Int) -> String {
+package func levelName(_ level: Int) -> String {
     switch level {
     case ..<20: "DEBUG"
     case ..<30: "INFO"

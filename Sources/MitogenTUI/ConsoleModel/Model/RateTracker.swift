@@ -3,16 +3,16 @@ import Glibc
 
 /// Byte rates of each stream, sampled about once a second, with the last
 /// minute kept for sparklines.
-struct RateTracker: Sendable {
-    struct Series: Sendable {
+package struct RateTracker: Sendable {
+    package struct Series: Sendable {
         var lastTime: Double
         var lastIn: UInt64
         var lastOut: UInt64
         /// Bytes per second in and out over the last interval.
-        var rateIn: Double = 0
-        var rateOut: Double = 0
+        package var rateIn: Double = 0
+        package var rateOut: Double = 0
         /// In+out bytes per second, oldest first, at most `keep` samples.
-        var history: [Double] = []
+        package var history: [Double] = []
     }
 
     /// Samples kept per stream (one a second: a minute).
@@ -21,9 +21,11 @@ struct RateTracker: Sendable {
     var interval = 1.0
     private(set) var series: [UInt32: Series] = [:]
 
+    package init() {}
+
     /// Records the counters of `streams` at monotonic `time`, if at least
     /// `interval` has passed since that stream's last sample.
-    mutating func sample(_ streams: [StreamItem], time: Double) {
+    package mutating func sample(_ streams: [StreamItem], time: Double) {
         for s in streams {
             guard var entry = series[s.contextID] else {
                 series[s.contextID] = Series(lastTime: time, lastIn: s.bytesIn, lastOut: s.bytesOut)
@@ -42,17 +44,17 @@ struct RateTracker: Sendable {
         }
     }
 
-    subscript(id: UInt32) -> Series? { series[id] }
+    package subscript(id: UInt32) -> Series? { series[id] }
 }
 
 /// Sparklines: a series of values drawn as one row of block glyphs.
-enum Sparkline {
+package enum Sparkline {
     static let unicodeGlyphs: [Character] = ["▁", "▂", "▃", "▄", "▅", "▆", "▇", "█"]
     static let asciiGlyphs: [Character] = ["_", ".", "-", "=", "+", "*", "#", "@"]
 
     /// The last `width` values scaled to the largest of them; a zero value is
     /// a space so idle time is visible. Right-aligned: newest at the end.
-    static func render(_ values: [Double], width: Int, ascii: Bool) -> String {
+    package static func render(_ values: [Double], width: Int, ascii: Bool) -> String {
         guard width > 0 else { return "" }
         let shown = values.suffix(width)
         let top = shown.max() ?? 0
@@ -71,9 +73,9 @@ enum Sparkline {
 }
 
 /// Human-readable sizes and durations for the tables.
-enum Format {
+package enum Format {
     /// `512B`, `1.5K`, `12M`, `3.0G`.
-    static func bytes(_ n: Double) -> String {
+    package static func bytes(_ n: Double) -> String {
         let units = ["B", "K", "M", "G", "T"]
         var v = n
         var i = 0
@@ -90,7 +92,7 @@ enum Format {
     }
 
     /// `5s`, `3m12s`, `2h05m`, `3d04h`.
-    static func age(_ seconds: Double) -> String {
+    package static func age(_ seconds: Double) -> String {
         let s = max(0, Int(seconds))
         if s < 60 { return "\(s)s" }
         if s < 3600 { return "\(s / 60)m\(two(s % 60))s" }
@@ -99,7 +101,7 @@ enum Format {
     }
 
     /// `HH:MM:SS` of a wall-clock time, in local time.
-    static func clock(_ time: Double) -> String {
+    package static func clock(_ time: Double) -> String {
         var t = time_t(time)
         var parts = tm()
         localtime_r(&t, &parts)

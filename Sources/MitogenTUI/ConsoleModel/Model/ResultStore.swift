@@ -1,7 +1,7 @@
 import MitogenLib
 /// The outcome of one call the operator issued, kept per context.
-struct CallResult: Equatable, Sendable {
-    enum Outcome: Equatable, Sendable {
+package struct CallResult: Equatable, Sendable {
+    package enum Outcome: Equatable, Sendable {
         /// Still waiting for the reply.
         case running
         /// The result as a Python literal.
@@ -10,27 +10,27 @@ struct CallResult: Equatable, Sendable {
         case error(String, trace: [String])
     }
 
-    var serial: Int
-    var contextID: UInt32
-    var contextName: String
+    package var serial: Int
+    package var contextID: UInt32
+    package var contextName: String
     /// What was asked, as typed (or `mitogen.inflight()` for an inflight query).
-    var expression: String
-    var outcome: Outcome
+    package var expression: String
+    package var outcome: Outcome
     /// Monotonic start time.
-    var started: Double
-    var elapsed: Double?
+    package var started: Double
+    package var elapsed: Double?
 }
 
 /// Every call result of this session, newest last, bounded.
-struct ResultStore: Sendable {
-    private(set) var items: [CallResult] = []
+package struct ResultStore: Sendable {
+    package private(set) var items: [CallResult] = []
     private var nextSerial = 1
-    let capacity: Int
+    package let capacity: Int
 
-    init(capacity: Int = 500) { self.capacity = capacity }
+    package init(capacity: Int = 500) { self.capacity = capacity }
 
     /// Adds a running call; returns its serial for `finish`.
-    mutating func start(contextID: UInt32, contextName: String, expression: String, at time: Double) -> Int {
+    package mutating func start(contextID: UInt32, contextName: String, expression: String, at time: Double) -> Int {
         let serial = nextSerial
         nextSerial += 1
         items.append(
@@ -42,14 +42,14 @@ struct ResultStore: Sendable {
     }
 
     /// Records the outcome of call `serial` (ignored if it aged out).
-    mutating func finish(_ serial: Int, _ outcome: CallResult.Outcome, at time: Double) {
+    package mutating func finish(_ serial: Int, _ outcome: CallResult.Outcome, at time: Double) {
         guard let i = items.lastIndex(where: { $0.serial == serial }) else { return }
         items[i].outcome = outcome
         items[i].elapsed = time - items[i].started
     }
 
     /// The history of one context, or all of it when `contextID` is nil.
-    func history(for contextID: UInt32?) -> [CallResult] {
+    package func history(for contextID: UInt32?) -> [CallResult] {
         guard let contextID else { return items }
         return items.filter { $0.contextID == contextID }
     }

@@ -1,66 +1,73 @@
 import MitogenLib
 /// How the context tree is ordered among siblings.
-enum TreeSort: String, CaseIterable, Sendable {
+package enum TreeSort: String, CaseIterable, Sendable {
     case id, name, age, state
 
-    var next: TreeSort { Self.allCases[(Self.allCases.firstIndex(of: self)! + 1) % Self.allCases.count] }
+    package var next: TreeSort { Self.allCases[(Self.allCases.firstIndex(of: self)! + 1) % Self.allCases.count] }
 }
 
 /// What the operator is looking at: everything the renderers need besides
 /// the data. Plain values, changed only by the UI thread.
-struct ViewState: Sendable {
+package struct ViewState: Sendable {
     /// Which pane has the keyboard.
-    var focus: ViewScope = .tree
+    package var focus: ViewScope = .tree
     /// Which pane fills the lower half.
-    var bottom: ViewScope = .logs
+    package var bottom: ViewScope = .logs
 
     // Context tree
     /// The selected context, by id: the selection follows it when rows move.
-    var selectedID: UInt32?
+    package var selectedID: UInt32?
     /// With follow off, the selection stays on the same row instead.
-    var followSelected = true
-    var selectedRow = 0
-    var treeScroll = 0
-    var collapsed: Set<UInt32> = []
-    var treeFilter = ""
-    var sort: TreeSort = .id
-    var showGone = true
+    package var followSelected = true
+    package var selectedRow = 0
+    package var treeScroll = 0
+    package var collapsed: Set<UInt32> = []
+    package var treeFilter = ""
+    package var sort: TreeSort = .id
+    package var showGone = true
 
     // Logs
-    var logFollow = true
+    package var logFollow = true
     /// Matching lines skipped from the end while paused.
-    var logScroll = 0
-    var logFilter = LogFilter()
+    package var logScroll = 0
+    package var logFilter = LogFilter()
 
     // Pending calls
-    var selectedHandle: UInt32?
-    var pendingScroll = 0
+    package var selectedHandle: UInt32?
+    package var pendingScroll = 0
     /// Seconds after which a pending call shows as slow, then stuck.
-    var slowAfter = 5.0
-    var stuckAfter = 30.0
+    package var slowAfter = 5.0
+    package var stuckAfter = 30.0
 
     // Streams and results
-    var streamScroll = 0
-    var resultsScroll = 0
-    var resultsAllContexts = false
+    package var streamScroll = 0
+    package var resultsScroll = 0
+    package var resultsAllContexts = false
 
     // Whole screen
-    var readOnly = false
+    package var readOnly = false
     /// ASCII glyphs instead of Unicode line drawing (non-UTF-8 locale).
-    var ascii = false
-    var themeName = "default"
-    var overlay: Overlay = .none
-    var status = StatusMessage(text: "", isError: false)
+    package var ascii = false
+    package var themeName = "default"
+    package var overlay: Overlay = .none
+    package var status = StatusMessage(text: "", isError: false)
+
+    package init() {}
 }
 
 /// A line of feedback on the status row.
-struct StatusMessage: Equatable, Sendable {
-    var text: String
-    var isError: Bool
+package struct StatusMessage: Equatable, Sendable {
+    package var text: String
+    package var isError: Bool
+
+    package init(text: String, isError: Bool) {
+        self.text = text
+        self.isError = isError
+    }
 }
 
 /// What is drawn over the panes and takes the keys first.
-enum Overlay: Sendable {
+package enum Overlay: Sendable {
     case none
     case help(scroll: Int)
     /// The `:` command line, or a one-field prompt (filters, call, password).
@@ -70,7 +77,7 @@ enum Overlay: Sendable {
 }
 
 /// What a prompt's text is for.
-enum PromptPurpose: Equatable, Sendable {
+package enum PromptPurpose: Equatable, Sendable {
     case command
     case call(contextID: UInt32)
     case treeFilter
@@ -80,50 +87,64 @@ enum PromptPurpose: Equatable, Sendable {
 }
 
 /// A one-line input on the status row.
-struct Prompt: Sendable {
-    var purpose: PromptPurpose
-    var label: String
-    var editor: LineEditor
+package struct Prompt: Sendable {
+    package var purpose: PromptPurpose
+    package var label: String
+    package var editor: LineEditor
+
+    package init(purpose: PromptPurpose, label: String, editor: LineEditor) {
+        self.purpose = purpose
+        self.label = label
+        self.editor = editor
+    }
 }
 
 /// A yes/no question about a destructive action, defaulting to No.
-struct ConfirmDialog: Sendable {
-    enum Intent: Equatable, Sendable {
+package struct ConfirmDialog: Sendable {
+    package enum Intent: Equatable, Sendable {
         case shutdown(ids: [UInt32], rootName: String)
         case quit
     }
 
-    var title: String
-    var message: [String]
-    var intent: Intent
+    package var title: String
+    package var message: [String]
+    package var intent: Intent
     /// Which button is highlighted: false (No) until the operator moves.
-    var yesSelected = false
-    var danger = true
+    package var yesSelected = false
+    package var danger = true
+
+    package init(title: String, message: [String], intent: Intent, yesSelected: Bool = false, danger: Bool = true) {
+        self.title = title
+        self.message = message
+        self.intent = intent
+        self.yesSelected = yesSelected
+        self.danger = danger
+    }
 }
 
 /// A small dialog of text fields, e.g. to open a context without knowing
 /// the chain syntax.
-struct Form: Sendable {
-    enum Intent: Equatable, Sendable {
+package struct Form: Sendable {
+    package enum Intent: Equatable, Sendable {
         case open
         case call(contextID: UInt32)
     }
 
-    struct Field: Sendable {
-        var label: String
-        var editor: LineEditor
-        var hint: String
+    package struct Field: Sendable {
+        package var label: String
+        package var editor: LineEditor
+        package var hint: String
     }
 
-    var title: String
-    var fields: [Field]
-    var focused = 0
-    var intent: Intent
-    var error: String?
+    package var title: String
+    package var fields: [Field]
+    package var focused = 0
+    package var intent: Intent
+    package var error: String?
 
     /// The open-a-context form: method, target, options, and whether to
     /// start it under the selected context.
-    static func open(selectedName: String?) -> Form {
+    package static func open(selectedName: String?) -> Form {
         Form(
             title: "Open a context",
             fields: [
@@ -137,7 +158,7 @@ struct Form: Sendable {
     }
 
     /// The chain text the open form describes, and whether it goes under the selected context.
-    func chainText() -> (String, underSelected: Bool) {
+    package func chainText() -> (String, underSelected: Bool) {
         let method = fields[0].editor.text.trimmingSpaces
         let target = fields[1].editor.text.trimmingSpaces
         let options = fields[2].editor.text.trimmingSpaces

@@ -6,11 +6,11 @@ import CWcwidth
 /// The console's one caller of `wcwidth(3)`: libc's, declared by the
 /// `CWcwidth` shim, so measuring text needs no curses. Like `wcwidth`, it
 /// needs a UTF-8 `LC_CTYPE` (the console sets the locale at start).
-enum TextWidth {
+package enum TextWidth {
     /// Columns `scalar` takes; control characters count as one (they are
     /// replaced by `?` when drawn).
     @inline(__always)
-    static func width(_ scalar: Unicode.Scalar) -> Int {
+    package static func width(_ scalar: Unicode.Scalar) -> Int {
         if scalar.value >= 0x20 && scalar.value < 0x7f { return 1 }
         if scalar.value < 0x20 || scalar.value == 0x7f { return 1 }
         let w = Int(wcwidth(wchar_t(bitPattern: scalar.value)))
@@ -18,7 +18,7 @@ enum TextWidth {
     }
 
     /// Columns of a whole string.
-    static func width(_ text: String) -> Int {
+    package static func width(_ text: String) -> Int {
         var n = 0
         for s in text.unicodeScalars { n += width(s) }
         return n
@@ -27,7 +27,7 @@ enum TextWidth {
     /// The longest prefix of `text` that fits in `columns`, and its width.
     /// Control characters become `?` so they cannot move the cursor; a wide
     /// character that does not fit whole becomes a space.
-    static func prefix(_ text: String, columns: Int) -> (String, Int) {
+    package static func prefix(_ text: String, columns: Int) -> (String, Int) {
         var used = 0
         var clean = true
         for s in text.unicodeScalars {
@@ -51,7 +51,7 @@ enum TextWidth {
     }
 
     /// `text` cut to `columns` with `…` (or `~` in ASCII mode) marking the cut.
-    static func truncated(_ text: String, columns: Int, ascii: Bool = false) -> String {
+    package static func truncated(_ text: String, columns: Int, ascii: Bool = false) -> String {
         guard columns > 0 else { return "" }
         if width(text) <= columns { return text }
         let (cut, _) = prefix(text, columns: columns - 1)
@@ -59,7 +59,7 @@ enum TextWidth {
     }
 
     /// `text` padded with spaces (left or right aligned) or cut to exactly `columns`.
-    static func padded(_ text: String, _ columns: Int, right: Bool = false) -> String {
+    package static func padded(_ text: String, _ columns: Int, right: Bool = false) -> String {
         let w = width(text)
         if w >= columns { return prefix(text, columns: columns).0 }
         let pad = String(repeating: " ", count: columns - w)

@@ -1,4 +1,5 @@
 import MitogenLib
+import ConsoleModel
 
 extension ContextState {
     /// The theme role of a context in this state; `isNew` marks one that

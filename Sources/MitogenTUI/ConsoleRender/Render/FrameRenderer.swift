@@ -1,11 +1,12 @@
 import MitogenLib
+package import ConsoleModel
 /// A whole screen: one line per row, and where to show the cursor (for text
 /// input), if anywhere.
-struct Frame: Equatable, Sendable {
-    var lines: [Line]
-    var cursor: (row: Int, column: Int)?
+package struct Frame: Equatable, Sendable {
+    package var lines: [Line]
+    package var cursor: (row: Int, column: Int)?
 
-    static func == (a: Frame, b: Frame) -> Bool {
+    package static func == (a: Frame, b: Frame) -> Bool {
         a.lines == b.lines && a.cursor?.row == b.cursor?.row && a.cursor?.column == b.cursor?.column
     }
 
@@ -14,27 +15,46 @@ struct Frame: Equatable, Sendable {
 }
 
 /// Everything one frame is drawn from.
-struct FrameInput {
-    var snapshot: ConsoleSnapshot
-    var logs: LogStore
-    var rates: RateTracker
-    var results: ResultStore
-    var state: ViewState
-    var layout: Layout
+package struct FrameInput {
+    package var snapshot: ConsoleSnapshot
+    package var logs: LogStore
+    package var rates: RateTracker
+    package var results: ResultStore
+    package var state: ViewState
+    package var layout: Layout
+
+    package init(
+        snapshot: ConsoleSnapshot, logs: LogStore, rates: RateTracker, results: ResultStore, state: ViewState,
+        layout: Layout
+    ) {
+        self.snapshot = snapshot
+        self.logs = logs
+        self.rates = rates
+        self.results = results
+        self.state = state
+        self.layout = layout
+    }
 }
 
 /// What the renderer decided about the tree, for the app to keep.
-struct TreeOutcome: Equatable, Sendable {
-    var rows: [TreeRow]
-    var selectedIndex: Int?
-    var scroll: Int
-    var selectedID: UInt32? { selectedIndex.map { rows[$0].id } }
+package struct TreeOutcome: Equatable, Sendable {
+    package var rows: [TreeRow]
+    package var selectedIndex: Int?
+    package var scroll: Int
+
+    package init(rows: [TreeRow], selectedIndex: Int?, scroll: Int) {
+        self.rows = rows
+        self.selectedIndex = selectedIndex
+        self.scroll = scroll
+    }
+
+    package var selectedID: UInt32? { selectedIndex.map { rows[$0].id } }
 }
 
 /// Turns a `FrameInput` into a `Frame`: a pure function of its input, so
 /// every screen can be unit-tested without a terminal.
-enum FrameRenderer {
-    static func render(_ input: FrameInput) -> (Frame, TreeOutcome) {
+package enum FrameRenderer {
+    package static func render(_ input: FrameInput) -> (Frame, TreeOutcome) {
         let state = input.state
         let layout = input.layout
         let w = layout.width
@@ -182,7 +202,7 @@ enum FrameRenderer {
     }
 
     /// Which F-key the bar shows at `column`, for mouse clicks.
-    static func functionKey(at column: Int, state: ViewState) -> Int? {
+    package static func functionKey(at column: Int, state: ViewState) -> Int? {
         var x = 0
         for (n, label) in ActionTable.functionBar(in: state.focus, readOnly: state.readOnly) {
             let w = TextWidth.width("F\(n)" + label + " ")

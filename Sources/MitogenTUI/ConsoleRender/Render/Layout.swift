@@ -2,18 +2,18 @@ import MitogenLib
 /// Where each part of the screen goes at a given size: the header row, the
 /// tree pane, the lower pane, the status row and the F-key bar. Used by the
 /// renderer to draw and by the mouse handler to hit-test, so both agree.
-struct Layout: Equatable, Sendable {
-    var width: Int
-    var height: Int
+package struct Layout: Equatable, Sendable {
+    package var width: Int
+    package var height: Int
     /// Tree pane: first row (its title) and number of rows including title and column header.
-    var treeTop: Int
-    var treeHeight: Int
-    var bottomTop: Int
-    var bottomHeight: Int
-    var statusRow: Int
-    var fbarRow: Int
+    package var treeTop: Int
+    package var treeHeight: Int
+    package var bottomTop: Int
+    package var bottomHeight: Int
+    package var statusRow: Int
+    package var fbarRow: Int
 
-    init(width: Int, height: Int) {
+    package init(width: Int, height: Int) {
         self.width = max(1, width)
         self.height = max(1, height)
         let content = max(0, self.height - 3)
@@ -26,10 +26,10 @@ struct Layout: Equatable, Sendable {
     }
 
     /// Data rows of the tree pane (without title and column header).
-    var treeRows: Int { max(0, treeHeight - 2) }
+    package var treeRows: Int { max(0, treeHeight - 2) }
     /// Data rows of the lower pane (without tab row and column header).
-    var bottomRows: Int { max(0, bottomHeight - 2) }
+    package var bottomRows: Int { max(0, bottomHeight - 2) }
     /// The first data row of each pane.
-    var treeFirstRow: Int { treeTop + 2 }
-    var bottomFirstRow: Int { bottomTop + 2 }
+    package var treeFirstRow: Int { treeTop + 2 }
+    package var bottomFirstRow: Int { bottomTop + 2 }
 }

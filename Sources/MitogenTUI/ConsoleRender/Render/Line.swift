@@ -1,9 +1,10 @@
 import MitogenLib
+import ConsoleModel
 
 /// A run of text with one role.
-struct Span: Equatable, Sendable {
-    var text: String
-    var role: Role
+package struct Span: Equatable, Sendable {
+    package var text: String
+    package var role: Role
     init(_ text: String, _ role: Role = .base) {
         self.text = text
         self.role = role
@@ -12,8 +13,8 @@ struct Span: Equatable, Sendable {
 
 /// One screen row: spans laid left to right, exactly `width` columns once
 /// `fitted(to:)` has run. Renderers build these; `Terminal` draws them.
-struct Line: Equatable, Sendable {
-    var spans: [Span] = []
+package struct Line: Equatable, Sendable {
+    package var spans: [Span] = []
 
     init(_ spans: [Span] = []) { self.spans = spans }
     init(_ text: String, _ role: Role = .base) { spans = [Span(text, role)] }

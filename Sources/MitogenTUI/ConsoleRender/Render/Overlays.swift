@@ -1,4 +1,5 @@
 import MitogenLib
+import ConsoleModel
 /// Boxes drawn over the panes: the help overlay, confirmation dialogs and
 /// forms. Each paints into the lines of an already rendered frame.
 enum Overlays {

@@ -1,8 +1,9 @@
 import MitogenLib
+import ConsoleModel
 
 /// The pure pane renderers: data plus view state in, exactly sized lines out.
 /// Each returns `rows` lines of `width` columns (column header first).
-enum Panes {
+package enum Panes {
     // MARK: Context tree
 
     /// The column header and rows of the tree, scrolled so `selected` shows.
@@ -54,7 +55,7 @@ enum Panes {
     }
 
     /// The first visible row so that `selected` is inside the window.
-    static func clampScroll(_ scroll: Int, selected: Int?, count: Int, visible: Int) -> Int {
+    package static func clampScroll(_ scroll: Int, selected: Int?, count: Int, visible: Int) -> Int {
         guard visible > 0 else { return 0 }
         var top = min(max(0, scroll), max(0, count - visible))
         if let s = selected {

@@ -1,13 +1,14 @@
 import Glibc
 import MitogenLib
+import ConsoleModel
 
 /// The frame-render benchmark (`mitogen-tui --bench-render`, or
 /// `RenderBenchmark.run()`): renders frames of a synthetic snapshot with
 /// 1000 contexts, 10 000 log lines and 200 pending calls, and estimates the
 /// CPU share of a console taking 10 000 log lines a second at 15 frames a
 /// second. No terminal is involved: this is the pure render cost.
-enum RenderBenchmark {
-    struct Report {
+package enum RenderBenchmark {
+    package struct Report {
         var contexts: Int
         var logLines: Int
         var frames: Int
@@ -17,7 +18,7 @@ enum RenderBenchmark {
         /// CPU fraction of one core for one second of 10k logs/s at 15 fps.
         var busyCPUFraction: Double
 
-        var json: String {
+        package var json: String {
             func obj(_ d: [String: Double]) -> String {
                 "{" + d.sorted { $0.key < $1.key }.map { "\"\($0.key)\":\(round3($0.value))" }.joined(separator: ",") + "}"
             }
@@ -62,7 +63,7 @@ enum RenderBenchmark {
             level: [10, 20, 20, 30, 40][i % 5], message: "line \(i): something happened while doing the work", time: 1.7e9 + Double(i))
     }
 
-    static func run(frames: Int = 200) -> Report {
+    package static func run(frames: Int = 200) -> Report {
         let snapshot = syntheticSnapshot()
         var logs = LogStore(capacity: 10_000)
         for i in 0..<10_000 { logs.append(syntheticLog(i)) }

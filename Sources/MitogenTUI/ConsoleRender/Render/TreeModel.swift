@@ -1,12 +1,13 @@
 import MitogenLib
+import ConsoleModel
 /// One visible row of the context tree.
-struct TreeRow: Equatable, Sendable {
-    var id: UInt32
-    var depth: Int
+package struct TreeRow: Equatable, Sendable {
+    package var id: UInt32
+    package var depth: Int
     /// Guides before the name, e.g. `│  └─ `.
-    var prefix: String
-    var hasChildren: Bool
-    var collapsed: Bool
+    package var prefix: String
+    package var hasChildren: Bool
+    package var collapsed: Bool
 }
 
 /// Flattens the context forest into visible rows: children under their

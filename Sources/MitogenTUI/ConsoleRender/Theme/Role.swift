@@ -4,7 +4,7 @@
 /// The raw value is the name used in `themes/*.theme` files. A role missing
 /// from a theme falls back along its dotted name (`state.failed` → `state` is
 /// not a role, so → `base`), see `fallback`.
-enum Role: String, CaseIterable, Sendable, Hashable {
+package enum Role: String, CaseIterable, Sendable, Hashable {
     case base
     case border
     case borderFocus = "border.focus"

@@ -1,11 +1,13 @@
 /// Text attributes a theme can ask for.
-struct TextAttributes: OptionSet, Hashable, Sendable {
-    let rawValue: UInt8
-    static let bold = TextAttributes(rawValue: 1)
-    static let dim = TextAttributes(rawValue: 2)
-    static let reverse = TextAttributes(rawValue: 4)
-    static let underline = TextAttributes(rawValue: 8)
-    static let italic = TextAttributes(rawValue: 16)
+package struct TextAttributes: OptionSet, Hashable, Sendable {
+    package let rawValue: UInt8
+    package init(rawValue: UInt8) { self.rawValue = rawValue }
+
+    package static let bold = TextAttributes(rawValue: 1)
+    package static let dim = TextAttributes(rawValue: 2)
+    package static let reverse = TextAttributes(rawValue: 4)
+    package static let underline = TextAttributes(rawValue: 8)
+    package static let italic = TextAttributes(rawValue: 16)
 
     static let names: [(String, TextAttributes)] = [
         ("bold", .bold), ("dim", .dim), ("reverse", .reverse), ("underline", .underline), ("italic", .italic),
@@ -21,11 +23,11 @@ struct StyleSpec: Equatable, Sendable {
 }
 
 /// A role's look at one colour depth, ready for the terminal.
-struct ResolvedStyle: Hashable, Sendable {
+package struct ResolvedStyle: Hashable, Sendable {
     /// nil: no colour (monochrome).
-    var fg: ThemeColor?
-    var bg: ThemeColor?
-    var attributes: TextAttributes
+    package var fg: ThemeColor?
+    package var bg: ThemeColor?
+    package var attributes: TextAttributes
 }
 
 /// A colour theme: styles for every `Role`, per colour depth.
@@ -33,12 +35,15 @@ struct ResolvedStyle: Hashable, Sendable {
 /// Built from `themes/<name>.theme` files by `ThemeParser`; `inherits`
 /// chains are flattened when loading, so a `Theme` is self-contained. A role
 /// that is not set falls back to `Role.fallback` and finally to `base`.
-struct Theme: Sendable {
-    var name: String
+package struct Theme: Sendable {
+    package var name: String
     /// Role lines without a depth suffix.
     var styles: [Role: StyleSpec] = [:]
     /// `role@DEPTH` lines: replace the plain line at exactly that depth.
     var depthStyles: [ColorDepth: [Role: StyleSpec]] = [:]
+
+    /// A theme that sets no role yet: everything looks like the terminal's default.
+    package init(name: String) { self.name = name }
 
     /// The style of `role` at `depth`.
     ///
@@ -46,7 +51,7 @@ struct Theme: Sendable {
     /// missing colours from `base`; then steps colours down to `depth`
     /// (`ThemeColor.reduced`), turning a bright colour on 8 colours into bold.
     /// At `.mono` there are no colours, only attributes.
-    func style(_ role: Role, at depth: ColorDepth) -> ResolvedStyle {
+    package func style(_ role: Role, at depth: ColorDepth) -> ResolvedStyle {
         var spec = spec(for: role, at: depth)
         var cursor = role.fallback
         while spec.fg == nil || spec.bg == nil, let r = cursor {

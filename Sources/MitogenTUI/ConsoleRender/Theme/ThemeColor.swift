@@ -1,16 +1,16 @@
 /// How many colours the terminal can show, best first. `Theme.resolve`
 /// steps a colour down until it fits.
-enum ColorDepth: Int, Comparable, Sendable, CaseIterable, CustomStringConvertible {
+package enum ColorDepth: Int, Comparable, Sendable, CaseIterable, CustomStringConvertible {
     case mono = 0
     case ansi8 = 8
     case ansi16 = 16
     case xterm256 = 256
     case truecolor = 16_777_216
 
-    static func < (a: ColorDepth, b: ColorDepth) -> Bool { a.rawValue < b.rawValue }
+    package static func < (a: ColorDepth, b: ColorDepth) -> Bool { a.rawValue < b.rawValue }
 
     /// The depth for a terminal reporting `colors` (curses `COLORS`).
-    init(colors: Int) {
+    package init(colors: Int) {
         switch colors {
         case 16_777_216...: self = .truecolor
         case 256...: self = .xterm256
@@ -21,7 +21,7 @@ enum ColorDepth: Int, Comparable, Sendable, CaseIterable, CustomStringConvertibl
     }
 
     /// The suffix of per-depth theme lines (`role@16 = ...`).
-    var description: String {
+    package var description: String {
         switch self {
         case .mono: "mono"
         case .ansi8: "8"
@@ -33,7 +33,7 @@ enum ColorDepth: Int, Comparable, Sendable, CaseIterable, CustomStringConvertibl
 }
 
 /// A colour as written in a theme file.
-enum ThemeColor: Equatable, Sendable, Hashable {
+package enum ThemeColor: Equatable, Sendable, Hashable {
     /// The terminal's own foreground or background (curses -1).
     case terminalDefault
     /// One of the 16 ANSI colours: 0-7 normal, 8-15 bright.
@@ -81,7 +81,7 @@ enum ThemeColor: Equatable, Sendable, Hashable {
 
     /// The curses colour number at a depth already reduced to: -1 for the
     /// default, the palette index, or 0xRRGGBB for direct colour.
-    var cursesNumber: Int32 {
+    package var cursesNumber: Int32 {
         switch self {
         case .terminalDefault: -1
         case .ansi(let n), .indexed(let n): Int32(n)

@@ -8,11 +8,11 @@ import MitogenSys
 /// build), `<exe>/../share/mitogen-tui/themes`, and `./themes`. The
 /// `default` theme is compiled in too (`BuiltinTheme.text`, kept equal to
 /// `themes/default.theme` by a test), so start-up never fails on a theme.
-struct ThemeLibrary: Sendable {
+package struct ThemeLibrary: Sendable {
     var directories: [String]
 
     /// The standard search path for the running executable.
-    static func standard() -> ThemeLibrary {
+    package static func standard() -> ThemeLibrary {
         var dirs: [String] = []
         if let env = environmentValue("MITOGEN_TUI_THEMES") { dirs.append(env) }
         if let exe = executableDirectory() {
@@ -25,7 +25,7 @@ struct ThemeLibrary: Sendable {
     }
 
     /// Names of the themes found on the search path (plus `default`), sorted.
-    func names() -> [String] {
+    package func names() -> [String] {
         var found: Set<String> = ["default"]
         for dir in directories {
             guard let d = opendir(dir) else { continue }
@@ -44,7 +44,7 @@ struct ThemeLibrary: Sendable {
     /// - Returns: the theme and the problems found (bad lines are skipped).
     /// - Throws: `ThemeError` if `name` (or a theme it inherits) does not
     ///   exist, or the chain of `inherits` loops.
-    func load(_ name: String) throws(ThemeError) -> (Theme, [ThemeError]) {
+    package func load(_ name: String) throws(ThemeError) -> (Theme, [ThemeError]) {
         var chain: [ThemeFile] = []
         var errors: [ThemeError] = []
         var seen: Set<String> = []

@@ -1,9 +1,11 @@
+import ConsoleModel
+
 /// A problem in a theme file, naming the file and line.
-struct ThemeError: Error, Equatable, Sendable, CustomStringConvertible {
-    var file: String
-    var line: Int
-    var message: String
-    var description: String { line > 0 ? "\(file):\(line): \(message)" : "\(file): \(message)" }
+package struct ThemeError: Error, Equatable, Sendable, CustomStringConvertible {
+    package var file: String
+    package var line: Int
+    package var message: String
+    package var description: String { line > 0 ? "\(file):\(line): \(message)" : "\(file): \(message)" }
 }
 
 /// What a theme file says before inheritance is applied.
