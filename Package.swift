@@ -11,6 +11,14 @@
 //
 // so a wrong-way import fails the build. What targets share but users should
 // not see is `package`; `public` is the seed's API.
+//
+// The console (`mitogen-tui`) is layered the same way, under Sources/MitogenTUI/:
+//
+//     ConsoleModel <- ConsoleRender <- MitogenTUI
+//
+// ConsoleModel (Model, Input, Literal, Text) is plain data and parsing;
+// ConsoleRender (Render, Theme) turns it into frames, a pure function with no
+// terminal; only the executable (Console/: App, Terminal, Commands) links curses.
 import PackageDescription
 
 /// A library layer living in Sources/MitogenLib/<folder>/.
@@ -54,8 +62,19 @@ let package = Package(
             linkerSettings: [.unsafeFlags(["-static-executable", "-Xlinker", "--strip-all"])]
         ),
         .systemLibrary(name: "CNcursesw", pkgConfig: "ncursesw", providers: [.apt(["libncurses-dev"])]),
+        // wcwidth(3) from libc, which the Glibc module does not declare.
+        .systemLibrary(name: "CWcwidth"),
         .systemLibrary(name: "CLibSSH2", pkgConfig: "libssh2", providers: [.apt(["libssh2-1-dev"])]),
-        .executableTarget(name: "MitogenTUI", dependencies: ["MitogenLib", "MitogenSys", "CNcursesw", argumentParser]),
+        .target(
+            name: "ConsoleModel", dependencies: ["MitogenLib", "MitogenWire", "CWcwidth"],
+            path: "Sources/MitogenTUI/ConsoleModel"),
+        .target(
+            name: "ConsoleRender", dependencies: ["ConsoleModel", "MitogenLib", "MitogenSys"],
+            path: "Sources/MitogenTUI/ConsoleRender"),
+        .executableTarget(
+            name: "MitogenTUI",
+            dependencies: ["ConsoleModel", "ConsoleRender", "MitogenLib", "MitogenSys", "CNcursesw", argumentParser],
+            path: "Sources/MitogenTUI/Console"),
         .executableTarget(name: "mitogen-bench", dependencies: ["MitogenLib", "MitogenSys", argumentParser]),
         // A compromised child for the security tests (forges messages).
         .executableTarget(
@@ -65,7 +84,9 @@ let package = Package(
             name: "MitogenMasterTests",
             dependencies: ["MitogenCore", "MitogenWire", "MitogenMaster", "TestSupport"],
             exclude: ["Fixtures"]),
-        .testTarget(name: "MitogenTUITests", dependencies: ["MitogenTUI", "MitogenLib", "MitogenSys", "TestSupport"]),
+        .testTarget(
+            name: "MitogenTUITests",
+            dependencies: ["MitogenTUI", "ConsoleModel", "ConsoleRender", "MitogenLib", "MitogenSys", "TestSupport"]),
         .testTarget(
             name: "MitogenLibTests",
             dependencies: ["MitogenLib", "MitogenSys", "MitogenWire", "MitogenCore", "MitogenCalls", "MitogenMaster", "MitogenChild", "TestSupport"],

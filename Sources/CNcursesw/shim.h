@@ -15,8 +15,6 @@
 #include <wchar.h>
 #include <ncurses.h>
 
-int wcwidth(wchar_t c);
-
 static inline WINDOW *mt_stdscr(void) { return stdscr; }
 static inline int mt_lines(void) { return LINES; }
 static inline int mt_cols(void) { return COLS; }

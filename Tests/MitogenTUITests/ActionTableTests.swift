@@ -1,6 +1,7 @@
 import Foundation
 import Testing
-@testable import MitogenTUI
+@testable import ConsoleModel
+@testable import ConsoleRender
 
 @Suite struct ActionTableTests {
     @Test func docsKeysIsCurrent() throws {

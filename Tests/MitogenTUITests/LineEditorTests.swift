@@ -1,6 +1,6 @@
 import MitogenLib
 import Testing
-@testable import MitogenTUI
+@testable import ConsoleModel
 
 @Suite struct LineEditorTests {
     func type(_ text: String, into editor: inout LineEditor, history: inout History) {

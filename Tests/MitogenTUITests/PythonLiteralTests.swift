@@ -3,7 +3,7 @@ import Testing
 
 import MitogenLib
 import MitogenWire
-@testable import MitogenTUI
+@testable import ConsoleModel
 
 /// Runs a Python script with `lines` on stdin (one per line); returns its
 /// stdout lines.

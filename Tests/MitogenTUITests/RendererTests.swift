@@ -1,7 +1,8 @@
 import Glibc
 import MitogenLib
 import Testing
-@testable import MitogenTUI
+@testable import ConsoleModel
+@testable import ConsoleRender
 
 /// A small forest: 1 root (id 1) with children 2 and 3; 3 has child 4; root 5.
 func sampleSnapshot(now: Double = 100) -> ConsoleSnapshot {

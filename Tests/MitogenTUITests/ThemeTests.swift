@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-@testable import MitogenTUI
+@testable import ConsoleRender
 
 /// The repository root, from this file's path.
 let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 import MitogenLib
 import MitogenSys
-@testable import MitogenTUI
+@testable import ConsoleModel
 
 /// End-to-end: the real binary in tmux (DESIGN §8). Serialized: each test
 /// starts a console and a local context, and the machine has 2 cores.
@@ -193,20 +193,48 @@ struct TmuxTests {
         t.keys("/")
         t.type("alp")
         t.waitUntil("the tree filter") { $0.contains("filter:'alp'") && !$0.contains("bravo  ") }
-        t.keys("Enter", "3")
-        // No builtin makes a child log on demand yet, so this checks the
-        // filter controls; the filtering itself is unit-tested (RendererTests).
-        t.keys("/")
-        t.type("zzz-no-such-line")
         t.keys("Enter")
-        t.waitFor("filter:'zzz-no-such-line'")
+        // Log lines from each context: `mitogen.log` runs in the selected
+        // context, the only row the tree filter leaves.
+        t.keys(":")
+        t.type("call mitogen.log('needle from alpha')")
+        t.keys("Enter", ":")
+        t.type("call mitogen.log('hay from alpha', 30)")
+        t.keys("Enter", "/", "C-u")
+        t.type("bra")
+        t.waitUntil("the tree filter on bravo") { $0.contains("filter:'bra'") && !$0.contains("alpha  ") }
+        t.keys("Enter", ":")
+        t.type("call mitogen.log('hay from bravo')")
+        t.keys("Enter", "3")
+        let all = ["needle from alpha", "hay from alpha", "hay from bravo"]
+        /// Waits until the logs pane shows exactly the lines of `all` in `shown`.
+        func waitForLogs(_ what: String, showing shown: Set<String>) {
+            t.waitUntil(what) { s in all.allSatisfy { s.contains($0) == shown.contains($0) } }
+        }
+        waitForLogs("every log line", showing: Set(all))
+        // Text filter: keeps the matching line, hides the others.
+        t.keys("/")
+        t.type("needle")
+        t.keys("Enter")
+        t.waitFor("filter:'needle'")
+        waitForLogs("only the matching line", showing: ["needle from alpha"])
+        t.keys("u")
+        t.waitGone("filter:'needle'")
+        waitForLogs("every line after clearing", showing: Set(all))
+        // Context filter: only the selected context's (bravo's) lines.
         t.keys("c")
         t.waitFor("ctx:")
+        waitForLogs("only bravo's line", showing: ["hay from bravo"])
         t.keys("u")
-        t.waitGone("filter:'zzz-no-such-line'")
-        t.keys("l", "l", "l")
+        waitForLogs("every line again", showing: Set(all))
+        // Level filter: warning+ keeps the one warning.
+        t.keys("l", "l")
+        t.waitFor("level:warning+")
+        waitForLogs("only the warning", showing: ["hay from alpha"])
+        t.keys("l")
         t.waitFor("level:error+")
-        t.quitCleanly()
+        waitForLogs("no line at error+", showing: [])
+        t.quitCleanly(allowingStderrNotice: true)
     }
 
     @Test func resizeRedrawsAtTheNewSize() throws {

@@ -2,7 +2,7 @@ import Foundation
 import MitogenLib
 import Testing
 
-@testable import MitogenTUI
+@testable import ConsoleModel
 
 /// The console's JSON output of values (`mitogen-tui call --json`).
 @Suite struct ValueJSONTests {

@@ -1,0 +1,91 @@
+import ArgumentParser
+import Glibc
+import MitogenLib
+import MitogenSys
+import ConsoleModel
+
+/// `mitogen-tui call [--json] [--timeout S] CHAIN EXPR...`: connect a chain,
+/// run each call expression in its last context, print each result as a
+/// Python literal (or one JSON object per call), exit non-zero on the first
+/// failed call.
+struct CallCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "call",
+        abstract: "Connect CHAIN and evaluate each call expression in its last context.",
+        discussion: """
+            Each EXPR is a Python call with literal arguments, e.g.
+              mitogen-tui call local 'os.getpid()' 'os.listdir("/tmp")' 'subprocess.check_output(["id", "-u"])'
+            Results print as Python literals that ast.literal_eval reads back.
+            """
+    )
+
+    @Flag(help: "Print one JSON object per call: context, function, result or error, elapsed_us.")
+    var json = false
+
+    @Option(help: "Seconds to wait for each call (default: no limit).")
+    var timeout: Double?
+
+    @Argument(help: "The chain of hops to connect, e.g. 'local' or 'local -> local'.")
+    var chain: String
+
+    @Argument(help: "Call expressions to evaluate in order.")
+    var expressions: [String] = []
+
+    func run() throws {
+        let spec: ChainSpec
+        do {
+            spec = try ChainSpec.parse(chain)
+        } catch {
+            throw ValidationError("bad chain: \(error)")  // never echo the chain: it may hold a password
+        }
+        var calls: [CallExpression] = []
+        for text in expressions {
+            do {
+                calls.append(try PythonLiteralParser.parse(text))
+            } catch {
+                throw ValidationError("bad call expression '\(text)': \(error)")
+            }
+        }
+        let failed = try runWithRouter { router -> Bool in
+            let context = try router.connect(chain: spec)
+            for (text, call) in zip(expressions, calls) {
+                let start = monotonicNow()
+                do {
+                    let result = try context.callValue(call.function, args: call.args, kwargs: call.kwargs, timeout: timeout)
+                    let micros = Int((monotonicNow() - start) * 1e6)
+                    if json {
+                        print(jsonLine(context, call, result: result, error: nil, micros: micros))
+                    } else {
+                        print(result.pythonRepr)
+                    }
+                } catch {
+                    let micros = Int((monotonicNow() - start) * 1e6)
+                    if json {
+                        print(jsonLine(context, call, result: nil, error: "\(error)", micros: micros))
+                    } else {
+                        printError("\(text): \(error)")
+                    }
+                    return true
+                }
+            }
+            return false
+        }
+        if failed { throw ExitCode(1) }
+    }
+
+    private func jsonLine(_ context: Context, _ call: CallExpression, result: Value?, error: String?, micros: Int) -> String {
+        var fields: [String] = [
+            "\"context\":" + Value.str(context.name ?? String(context.contextID)).jsonText,
+            "\"function\":" + Value.str(call.function).jsonText,
+        ]
+        if let result { fields.append("\"result\":" + result.jsonText) }
+        if let error { fields.append("\"error\":" + Value.str(error).jsonText) }
+        fields.append("\"elapsed_us\":\(micros)")
+        return "{" + fields.joined(separator: ",") + "}"
+    }
+}
+
+func printError(_ text: String) {
+    let line = text + "\n"
+    _ = line.withCString { write(2, $0, strlen($0)) }
+}
