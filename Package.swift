@@ -82,7 +82,7 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["MitogenLib", "MitogenSys"], path: "Tests/TestSupport"),
         .testTarget(
             name: "MitogenMasterTests",
-            dependencies: ["MitogenCore", "MitogenWire", "MitogenMaster", "TestSupport"],
+            dependencies: ["MitogenLib", "MitogenSys", "MitogenCore", "MitogenWire", "MitogenMaster", "TestSupport"],
             exclude: ["Fixtures"]),
         .testTarget(
             name: "MitogenTUITests",

@@ -78,8 +78,11 @@ import Testing
         #expect(r.status == 0, "stderr: \(r.stderr)")
         let pids = r.stdout.split(separator: "\n").compactMap { Int($0) }
         #expect(pids.count == 2 && pids[0] != pids[1] && pids[0] != Int(getpid()))
-        let unknown = try run(["call", "local -> ssh:web1", "os.getpid()"])
-        #expect(unknown.status != 0)
-        #expect(unknown.stderr.contains("the ssh method is not available yet"))
+        // A remote hop through the first one: ssh runs in the local context,
+        // and its own words come back (port 1 refuses at once).
+        let refused = try run(["call", "local -> ssh:127.0.0.1:1", "os.getpid()"])
+        #expect(refused.status != 0)
+        #expect(refused.stderr.contains("hop 2 (ssh:127.0.0.1:1)"), "stderr: \(refused.stderr)")
+        #expect(refused.stderr.contains("Connection refused"), "stderr: \(refused.stderr)")
     }
 }

@@ -65,32 +65,21 @@ extension App {
         askPassword(requestID: requestID)
     }
 
-    /// Starts the connect on a worker thread. An asked password reaches the
-    /// library as `password=env:NAME` with NAME set only while the connect
-    /// runs (the chain API takes passwords from the environment).
+    /// Starts the connect on a worker thread. Asked passwords go to the
+    /// library in memory (the chain API's `askPassword`): never through an
+    /// environment variable, which every process spawned meanwhile would
+    /// inherit.
     private func startOpen(_ request: PendingOpen) {
-        var spec = request.spec
-        var envNames: [String] = []
-        for (hop, password) in request.passwords {
-            let name = "MITOGEN_TUI_PASSWORD_\(getpid())_\(nextRequestID)_\(hop)"
-            nextRequestID += 1
-            setenv(name, password, 1)
-            envNames.append(name)
-            if let i = spec.hops[hop].options.firstIndex(where: { $0.key == "password" }) {
-                spec.hops[hop].options[i].value = "env:" + name
-            }
-        }
+        let passwords = request.passwords
         let router = self.router
         let wake = self.wake
-        let names = envNames
-        let chain = spec
+        let chain = request.spec
         let via = request.viaID.map { router.context(byID: $0) }
         let shown = request.spec.description
         setStatus("opening \(shown)" + (via.map { " under \($0.name ?? String($0.contextID))" } ?? ""))
         runDetached {
-            defer { for name in names { unsetenv(name) } }
             do {
-                let context = try router.connect(chain: chain, via: via)
+                let context = try router.connect(chain: chain, via: via, askPassword: { hop, _ in passwords[hop - 1] })
                 wake.post(.opened(chain: shown, contextID: context.contextID, name: context.name ?? String(context.contextID)))
             } catch {
                 wake.post(.openFailed(chain: shown, error: "\(error)"))

@@ -47,7 +47,11 @@ struct CallCommand: ParsableCommand {
             }
         }
         let failed = try runWithRouter { router -> Bool in
-            let context = try router.connect(chain: spec)
+            let context = try router.connect(chain: spec, askPassword: { number, hop in
+                // getpass(3): reads /dev/tty with echo off, prompting there.
+                let label = "password for hop \(number) (\(hop.method)\(hop.target.map { ":" + $0 } ?? "")): "
+                return getpass(label).map { String(cString: $0) }
+            })
             for (text, call) in zip(expressions, calls) {
                 let start = monotonicNow()
                 do {
