@@ -128,8 +128,14 @@ extension Value {
 public enum ContextState: Sendable, Equatable, CustomStringConvertible {
     /// The transport is starting (process spawned, waiting for the first stage).
     case connecting
+    /// The tool (ssh, sudo, su, doas) asked for a password or a key
+    /// question and was answered; waiting for it to let us through.
+    case authenticating
     /// The child binary is being uploaded: bytes sent of total.
     case uploading(sent: Int, total: Int)
+    /// The first stage runs (the child is cached or uploaded); waiting for
+    /// the child to say it is ready.
+    case bootstrapping
     /// Ready: calls can be made.
     case connected
     /// Connection failed with this error text.
@@ -142,7 +148,9 @@ public enum ContextState: Sendable, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .connecting: "connecting"
+        case .authenticating: "authenticating"
         case .uploading(let sent, let total): "uploading \(total > 0 ? sent * 100 / total : 0)%"
+        case .bootstrapping: "bootstrapping"
         case .connected: "connected"
         case .failed(let e): "failed: \(e)"
         case .shuttingDown: "shutting down"

@@ -174,7 +174,8 @@ extension Router {
         if let prompts {
             let session = PromptSession(
                 engine: prompts.engine, replies: prompts.replies, broker: broker, ask: prompts.ask,
-                fail: { error in try? outcome.put(error) })
+                fail: { error in try? outcome.put(error) },
+                publish: { [observer] state in observer.contextUpdated(id) { $0.state = state } })
             handshake.prompts = session
             handshake.promptsInBand = prompts.inBand
             handshake.eofHint = prompts.eofHint
@@ -333,7 +334,9 @@ final class UploadHandshake: StreamHandshake, @unchecked Sendable {
             case .send(let bytes): out += bytes
             case .log(let line): logDebug("bootstrap \(contextID): \(line)")
             case .progress(let sent, let total):
-                observer.contextUpdated(contextID) { $0.state = .uploading(sent: sent, total: total) }
+                observer.contextUpdated(contextID) {
+                    $0.state = sent < total ? .uploading(sent: sent, total: total) : .bootstrapping
+                }
             case .ready(let leftover):
                 onReady?()
                 return .ready(leftover: leftover)

@@ -21,13 +21,16 @@ final class PromptSession: @unchecked Sendable {
     private let broker: Broker
     private let ask: (@Sendable (String) -> String?)?
     private let fail: (StreamError) -> Void
+    /// Publishes the connect stage (authenticating, bootstrapping) for the console.
+    private let publish: (ContextState) -> Void
     /// What the engine is waiting in, for the connect timeout's message.
     private(set) var stage = "connecting"
 
     init(
         engine: PromptEngine, replies: FileDescriptor?, broker: Broker, ask: (@Sendable (String) -> String?)?,
-        fail: @escaping (StreamError) -> Void
+        fail: @escaping (StreamError) -> Void, publish: @escaping (ContextState) -> Void = { _ in }
     ) {
+        self.publish = publish
         self.engine = engine
         self.replies = replies
         self.broker = broker
@@ -47,6 +50,7 @@ final class PromptSession: @unchecked Sendable {
     func stageReached() {
         engine.stageReached()
         stage = "bootstrapping"
+        publish(.bootstrapping)
     }
 
     @discardableResult
@@ -56,6 +60,7 @@ final class PromptSession: @unchecked Sendable {
             switch action {
             case .send(let bytes):
                 stage = "authenticating"
+                publish(.authenticating)
                 guard let replies else {
                     fail(StreamError("the tool prompted, but it has no terminal to answer on"))
                     return nil
@@ -68,6 +73,7 @@ final class PromptSession: @unchecked Sendable {
                 fail(failure.streamError)
             case .finished(let rest):
                 stage = "bootstrapping"
+                publish(.bootstrapping)
                 passthrough = rest
             }
         }

@@ -138,7 +138,7 @@ extension ContextState {
     /// True while the context can take calls or is on its way there.
     package var isLive: Bool {
         switch self {
-        case .connecting, .uploading, .connected: true
+        case .connecting, .authenticating, .uploading, .bootstrapping, .connected: true
         default: false
         }
     }

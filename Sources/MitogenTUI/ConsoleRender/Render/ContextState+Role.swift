@@ -6,7 +6,7 @@ extension ContextState {
     /// connected a moment ago.
     func role(isNew: Bool = false) -> Role {
         switch self {
-        case .connecting, .uploading: .stateConnecting
+        case .connecting, .authenticating, .uploading, .bootstrapping: .stateConnecting
         case .connected: isNew ? .stateNew : .stateConnected
         case .failed: .stateFailed
         case .shuttingDown: .stateShuttingDown
