@@ -132,6 +132,49 @@ struct ConnectionTests {
         }
     }
 
+    @Test func suToAUserThenSudoAsThatUserTypesItsPassword() throws {
+        try withTestRouter { router in
+            // The master is root: su asks nothing; sudo as alice asks alice's password.
+            let alice = try router.su(username: "mitogen-alice", connectTimeout: 20)
+            #expect(try alice.callValue("os.getuid", timeout: 10).intValue == uid("mitogen-alice"))
+            let bob = try router.sudo(username: "mitogen-bob", password: "alice-secret", connectTimeout: 20, via: alice)
+            #expect(try bob.callValue("os.getuid", timeout: 10).intValue == uid("mitogen-bob"))
+            expectFailure(.password, within: 15) {
+                _ = try router.sudo(username: "mitogen-bob", password: "wrong", connectTimeout: 20, via: alice)
+            }
+        }
+    }
+
+    @Test func preserveEnvKeepsTheCallersEnvironment() throws {
+        try withTestRouter { router in
+            let alice = try ssh(router, "mitogen-alice")
+            let outer = try #require(try alice.callValue("os.environ", timeout: 10).dictValue)
+            #expect(outer["SSH_CONNECTION"] != nil)
+            let plain = try router.sudo(password: "alice-secret", connectTimeout: 20, via: alice)
+            let kept = try router.sudo(password: "alice-secret", preserveEnv: true, connectTimeout: 20, via: alice)
+            #expect(try plain.callValue("os.environ", timeout: 10).dictValue?["SSH_CONNECTION"] == nil)
+            #expect(try kept.callValue("os.environ", timeout: 10).dictValue?["SSH_CONNECTION"] == outer["SSH_CONNECTION"])
+        }
+    }
+
+    @Test func theUsersSshConfigIsHonoured() throws {
+        let server = try sshd()
+        let config = makeTempDirectory() + "/config"
+        let text = """
+            Host mitogen-alias
+                HostName 127.0.0.1
+                Port \(server.port)
+                User mitogen-key
+                IdentityFile \(TestHosts.key)
+                UserKnownHostsFile \(server.knownHosts)
+            """
+        try createPrivateFile(config).writeAll(Array((text + "\n").utf8))
+        try withTestRouter { router in
+            let ctx = try router.ssh(hostname: "mitogen-alias", sshArgs: ["-F", config], connectTimeout: 20)
+            #expect(try ctx.callValue("os.getuid", timeout: 10).intValue == uid("mitogen-key"))
+        }
+    }
+
     @Test func sshThenSshReachesTheSameSshdTwice() throws {
         try withTestRouter { router in
             let outer = try ssh(router, "mitogen-bob")
