@@ -17,6 +17,12 @@ import MitogenWire
 /// is what makes `fork` cheaper than `local`. The server exits when the
 /// master closes the control socket. Children are reaped automatically
 /// (SIGCHLD ignored), so the master watches them with `kill(pid, 0)`.
+///
+/// The server itself is the master's child and is reaped by the master: if
+/// it dies (killed, out of memory), the master's next `fork()` sees it exited
+/// (`waitpid` with `WNOHANG`) or sees end of stream on the control socket,
+/// reaps it and starts a new server (`ForkServer`). Contexts it already
+/// forked are not affected: they talk to the master over their own sockets.
 enum ForkServerMain {
     static func run(control: Int32) -> Never {
         signal(SIGCHLD, SIG_IGN)

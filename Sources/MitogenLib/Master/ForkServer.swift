@@ -8,17 +8,38 @@ import MitogenWire
 
 /// The master's handle on its fork server (see `ForkServerMain`): started on
 /// the first `fork()` request, one per master process, shared by its routers.
+///
+/// The server is this process's child, so its death is seen with
+/// `waitpid(WNOHANG)` (which also reaps it) or as end of stream on the control
+/// socket; `kill(pid, 0)` cannot tell, since it succeeds on a zombie. A dead
+/// or broken server is retired (control socket closed, killed if still there,
+/// reaped) and the next `get()` starts a new one.
 final class ForkServer: Sendable {
     private let control: FileDescriptor
     let pid: pid_t
-    private let lock = Mutex(())
+    /// Serialises requests on `control`; true once the server is retired.
+    private let retired = Mutex(false)
 
     private static let shared = Mutex<ForkServer?>(nil)
 
-    /// The running fork server, started if needed.
+    /// The pid of the fork server last started, if any (for tests).
+    package static var runningPID: pid_t? { shared.withLock { $0?.pid } }
+
+    /// The fork server ended (or broke its protocol) during a request; it has
+    /// been retired, and a retry with fresh descriptors starts a new one.
+    struct Died: Error, CustomStringConvertible {
+        let pid: pid_t
+        /// What failed: the step and its errno or short count.
+        let detail: String
+        var description: String { "fork server \(pid) died during a fork request (\(detail))" }
+    }
+
+    /// The running fork server, started if there is none or the last one died
+    /// (then it is reaped first, so it does not linger as a zombie).
+    /// - Throws: `StreamError` when a new server cannot be started.
     static func get() throws -> ForkServer {
         try shared.withLock { s in
-            if let s, processExists(s.pid) { return s }
+            if let s, s.isRunning() { return s }
             let made = try ForkServer()
             s = made
             return made
@@ -29,7 +50,14 @@ final class ForkServer: Sendable {
         let path: String
         do { path = Mitogen.isMaster ? try ChildBinary.locate() : ownExecutablePath() ?? "/proc/self/exe" } catch { throw StreamError("cannot start the fork server: \(error)", kind: .refused) }
         let (mine, theirs) = try FileDescriptor.socketPair()
-        let devnull = try FileDescriptor.open("/dev/null", flags: O_WRONLY)
+        let devnull: FileDescriptor
+        do {
+            devnull = try FileDescriptor.open("/dev/null", flags: O_WRONLY)
+        } catch {
+            mine.close()
+            theirs.close()
+            throw StreamError("cannot start the fork server: \(error)")
+        }
         defer {
             theirs.close()
             devnull.close()
@@ -46,21 +74,83 @@ final class ForkServer: Sendable {
         control = mine
     }
 
+    /// True while the server runs. A server that has exited is reaped
+    /// (`waitpid` with `WNOHANG`); one whose end of the control socket is
+    /// closed or readable with no request pending (it is exiting, or out of
+    /// step) is killed and reaped. Either way it is retired and false returned.
+    private func isRunning() -> Bool {
+        retired.withLock { retired in
+            if retired { return false }
+            switch Result(catching: { () throws(SystemError) in try waitProcess(pid, block: false) }) {
+            case .success(nil):
+                break
+            case .success(.some), .failure:
+                // Exited and now reaped, or ECHILD: reaped by someone else.
+                retire(&retired, reaped: true)
+                return false
+            }
+            var entry = pollfd(fd: control.rawValue, events: Int16(POLLIN), revents: 0)
+            let ready = valueOrErrno { poll(&entry, 1, 0) }
+            if case .success(let n) = ready, n > 0 {
+                retire(&retired, reaped: false)
+                return false
+            }
+            return true
+        }
+    }
+
+    /// Marks the server retired: closes the control socket and, unless it is
+    /// already reaped, sends SIGKILL and waits for it (blocking briefly).
+    /// Called with `retired` held.
+    private func retire(_ retired: inout Bool, reaped: Bool) {
+        guard !retired else { return }
+        retired = true
+        control.close()
+        guard !reaped else { return }
+        sendSignal(SIGKILL, to: pid)
+        _ = try? waitProcess(pid, block: true)
+    }
+
     /// Forks a new child context. It uses `socket` for the protocol and
     /// `stderr` for its stderr (both are only lent: the caller closes its copies).
     /// - Returns: the new child's pid.
+    /// - Throws: `Died` when the server is gone or answers short (it is then
+    ///   retired; the caller may retry with new descriptors, since a child the
+    ///   server forked before dying keeps the old ones and sees their end of
+    ///   stream); `StreamError` when the request cannot be sent for another
+    ///   reason or the fork itself failed.
     func fork(name: String, config: ChildConfig, socket: FileDescriptor, stderr: FileDescriptor) throws -> pid_t {
-        try lock.withLock { _ in
+        try retired.withLock { retired in
+            if retired { throw Died(pid: pid, detail: "already retired") }
             let request = Array((name + "\0" + config.argument).utf8)
             let fds = [socket.rawValue, stderr.rawValue]
             let sent = request.withUnsafeBytes { raw in
                 fds.withUnsafeBufferPointer { mitogen_send_fds(control.rawValue, raw.baseAddress, raw.count, $0.baseAddress, 2) }
             }
-            guard sent == request.count else { throw StreamError("fork server request failed: errno \(errno)") }
-            var answer: Int32 = 0
-            let n = withUnsafeMutableBytes(of: &answer) { read(control.rawValue, $0.baseAddress, 4) }
-            guard n == 4 else { throw StreamError("the fork server died") }
-            let pid = Int32(littleEndian: answer)
+            if sent < 0 {
+                let error = Errno.current
+                if error == .brokenPipe || error == .connectionReset || error.rawValue == ENOTCONN {
+                    retire(&retired, reaped: false)
+                    throw Died(pid: pid, detail: "send: \(SystemError("sendmsg to fork server", error))")
+                }
+                throw StreamError("fork server request failed: \(SystemError("sendmsg to fork server \(pid)", error))")
+            }
+            guard sent == request.count else {
+                retire(&retired, reaped: false)
+                throw Died(pid: pid, detail: "sent \(sent) of \(request.count) bytes")
+            }
+            let answer: [UInt8]?
+            do {
+                answer = try control.read(exactly: 4)
+            } catch {
+                retire(&retired, reaped: false)
+                throw Died(pid: pid, detail: "reply: \(error)")
+            }
+            guard let answer else {
+                retire(&retired, reaped: false)
+                throw Died(pid: pid, detail: "end of stream before the reply")
+            }
+            let pid = answer.withUnsafeBytes { Int32(littleEndian: $0.loadUnaligned(as: Int32.self)) }
             guard pid > 0 else { throw StreamError("fork failed: \(SystemError("fork", errno: -pid))") }
             return pid
         }
@@ -87,23 +177,42 @@ extension Router {
         if let via = options.via {
             return try proxyConnect(via: via, method: "fork", target: nil, methodOptions: [], options: options)
         }
-        let server = try ForkServer.get()
         let id = try allocateID()
         let config = childConfig(id: id, options)
-        let (mine, theirs) = try FileDescriptor.socketPair()
-        let (errRead, errWrite) = try FileDescriptor.pipe()
         let remoteName = (options.remoteName ?? defaultRemoteName()).replacingSlashes()
-        let pid: pid_t
-        do {
-            pid = try server.fork(name: remoteName, config: config, socket: theirs, stderr: errWrite)
-        } catch {
-            for fd in [mine, theirs, errRead, errWrite] { fd.close() }
-            throw error
+        // A server found dead during the request is retired by `fork`; one
+        // retry with fresh descriptors then gets a new server.
+        var retried = false
+        while true {
+            let server = try ForkServer.get()
+            let (mine, theirs) = try FileDescriptor.socketPair()
+            let errRead: FileDescriptor, errWrite: FileDescriptor
+            do {
+                (errRead, errWrite) = try FileDescriptor.pipe()
+            } catch {
+                mine.close()
+                theirs.close()
+                throw error
+            }
+            let pid: pid_t
+            do {
+                pid = try server.fork(name: remoteName, config: config, socket: theirs, stderr: errWrite)
+            } catch is ForkServer.Died where !retried {
+                for fd in [mine, theirs, errRead, errWrite] { fd.close() }
+                retried = true
+                continue
+            } catch let died as ForkServer.Died {
+                for fd in [mine, theirs, errRead, errWrite] { fd.close() }
+                throw StreamError("fork failed: \(died), twice")
+            } catch {
+                for fd in [mine, theirs, errRead, errWrite] { fd.close() }
+                throw error
+            }
+            theirs.close()
+            errWrite.close()
+            return try attachChild(
+                id: id, name: options.name ?? "fork.\(pid)", method: "fork", pid: pid, isOurChild: false,
+                socket: mine, stderr: errRead, preferCompression: false, options: options)
         }
-        theirs.close()
-        errWrite.close()
-        return try attachChild(
-            id: id, name: options.name ?? "fork.\(pid)", method: "fork", pid: pid, isOurChild: false,
-            socket: mine, stderr: errRead, preferCompression: false, options: options)
     }
 }

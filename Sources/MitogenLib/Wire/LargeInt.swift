@@ -2,10 +2,20 @@
 /// little-endian two's complement bytes (zero is no bytes at all).
 ///
 /// Only what the wire needs: exact storage, conversion to and from `Int`,
-/// and decimal text for printing and parsing literals. No arithmetic.
+/// and text for printing (decimal up to ``maxDecimalDigits`` digits, hex
+/// beyond) and parsing literals. No arithmetic.
 public struct LargeInt: Sendable, Hashable, CustomStringConvertible {
     /// Minimal little-endian two's complement bytes.
     public let bytes: [UInt8]
+
+    /// The most decimal digits (sign not counted) ``description`` prints;
+    /// CPython's default `sys.get_int_max_str_digits()`.
+    public static let maxDecimalDigits = 4300
+
+    /// Above this many bytes an int surely has more than ``maxDecimalDigits``
+    /// digits, so its decimal form is never computed: the magnitude of a
+    /// minimal n-byte encoding is at least 2^(8(n-2)), and 2^14408 has 4338 digits.
+    static let maxDecimalBytes = 1802
 
     /// Wraps pickle's bytes, dropping redundant sign-extension bytes.
     public init(twosComplementLittleEndian raw: [UInt8]) {
@@ -57,10 +67,61 @@ public struct LargeInt: Sendable, Hashable, CustomStringConvertible {
         return (negative, limbs)
     }
 
-    /// Decimal text, as Python's `repr(int)`.
+    /// The text of the int, in time linear in its size.
+    ///
+    /// Up to ``maxDecimalDigits`` decimal digits (sign not counted) this is
+    /// decimal, exactly Python's `repr(int)`. Beyond that CPython's `repr`
+    /// raises `ValueError` (decimal conversion is quadratic), and this prints
+    /// ``hexDescription`` instead (`0x…`, `-0x…`): still a literal that reads
+    /// back to the same int, and bounded work for any size a peer may send.
     public var description: String {
-        var (negative, limbs) = signAndMagnitude
-        if limbs.isEmpty { return "0" }
+        guard bytes.count <= Self.maxDecimalBytes else { return hexDescription }
+        let (negative, limbs) = signAndMagnitude
+        guard !limbs.isEmpty else { return "0" }
+        let digits = Self.decimalDigits(limbs)
+        guard digits.utf8.count <= Self.maxDecimalDigits else { return hexDescription }
+        return negative ? "-" + digits : digits
+    }
+
+    /// Python's `hex(n)`: `0x` and lowercase hex digits with no leading zero,
+    /// `-0x…` for a negative number, `0x0` for zero. Linear time.
+    public var hexDescription: String {
+        var magnitude = bytes
+        let negative = isNegative
+        if negative { Self.negate(&magnitude) }
+        while magnitude.last == 0 { magnitude.removeLast() }
+        guard let top = magnitude.last else { return "0x0" }
+        let prefix = Array((negative ? "-0x" : "0x").utf8)
+        let length = prefix.count + 2 * magnitude.count - (top < 16 ? 1 : 0)
+        return String(unsafeUninitializedCapacity: length) { out in
+            let hex: StaticString = "0123456789abcdef"
+            let digit = hex.utf8Start
+            var i = 0
+            for c in prefix {
+                out[i] = c
+                i += 1
+            }
+            if top >= 16 {
+                out[i] = digit[Int(top >> 4)]
+                i += 1
+            }
+            out[i] = digit[Int(top & 15)]
+            i += 1
+            magnitude.withUnsafeBufferPointer { m in
+                for index in stride(from: m.count - 2, through: 0, by: -1) {
+                    out[i] = digit[Int(m[index] >> 4)]
+                    out[i + 1] = digit[Int(m[index] & 15)]
+                    i += 2
+                }
+            }
+            return i
+        }
+    }
+
+    /// The decimal digits of a non-zero magnitude (little-endian base 2^32
+    /// limbs). Quadratic: callers bound the size first.
+    private static func decimalDigits(_ magnitude: [UInt32]) -> String {
+        var limbs = magnitude
         var chunks: [UInt32] = []  // base 10^9, least significant first
         while !limbs.isEmpty {
             var rem: UInt64 = 0
@@ -72,8 +133,7 @@ public struct LargeInt: Sendable, Hashable, CustomStringConvertible {
             chunks.append(UInt32(rem))
             while limbs.last == 0 { limbs.removeLast() }
         }
-        var text = negative ? "-" : ""
-        text += String(chunks.removeLast())
+        var text = String(chunks.removeLast())
         for chunk in chunks.reversed() {
             let s = String(chunk)
             text += String(repeating: "0", count: 9 - s.count) + s

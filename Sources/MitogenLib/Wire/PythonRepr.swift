@@ -3,12 +3,16 @@ extension Value {
     /// (and `PythonLiteralParser.parseLiteral`) reads it back to an equal
     /// value. Used by the console and by `--python` output.
     ///
-    /// Exactly CPython's text for None, bools, ints, finite floats (shortest
+    /// Exactly CPython's text for None, bools, ints of up to 4300 digits
+    /// (``LargeInt/maxDecimalDigits``), finite floats (shortest
     /// round-trip digits, `1e+16`, `1e-05`, `1.0`), str (quote choice and
     /// escapes: `\n`, `\x07`, `\u200b`, `\U000e0001` for non-printables,
     /// printable Unicode kept), bytes, lists, tuples (`(1,)`), dicts and sets
-    /// (`set()` when empty). Where Python's repr is not a literal, this one
+    /// (`set()` when empty). Where Python's repr fails or is not a literal, this one
     /// differs or is documented:
+    /// - an int of more than 4300 decimal digits prints in hex (`0x…`): CPython
+    ///   refuses to print it in decimal (`ValueError`, the conversion is
+    ///   quadratic), hex is linear and reads back to the same int;
     /// - infinities print as `1e999` and `-1e999`, which read back as
     ///   infinities (Python prints `inf`, which literal_eval refuses);
     /// - NaN prints as `nan`: no literal denotes NaN, so literal_eval refuses

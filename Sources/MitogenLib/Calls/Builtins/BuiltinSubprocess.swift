@@ -9,8 +9,12 @@ import MitogenWire
 /// `TimeoutExpired`, `FileNotFoundError` naming the program).
 ///
 /// Differences from CPython, on purpose: stdin is `/dev/null` unless `input`
-/// is given (a context's stdin is never handed to a program), and only
-/// None/PIPE/STDOUT/DEVNULL are accepted for stdout and stderr.
+/// is given (a context's stdin is never handed to a program), only
+/// None/PIPE/STDOUT/DEVNULL are accepted for stdout and stderr, and the
+/// program always starts a new session (`start_new_session=True`), so that
+/// on `timeout` its whole process group is ended (SIGTERM, then SIGKILL after
+/// ``SubprocessRunner/terminationGrace``), not only the program: a shell
+/// pipeline such as `sh -c "sleep 600 | cat"` leaves nothing running.
 enum BuiltinSubprocess {
     static func register() {
         Functions.register(

@@ -8,6 +8,12 @@ import MitogenWire
 /// requested stdio, feeds `input`, drains stdout and stderr concurrently
 /// with `poll(2)` (so neither a big output nor a big input can deadlock),
 /// enforces a timeout, and reaps it.
+///
+/// The program leads a new session (`setsid`), so it and everything it
+/// starts (a shell pipeline, say) share one process group, and a timeout or
+/// error ends the whole group, not just the program: see `terminateGroup`.
+/// A descendant that leaves the group (`setsid`, a daemon) is out of reach.
+/// The new session also means the program has no controlling terminal.
 struct SubprocessRunner {
     /// Where one output stream of the program goes.
     enum Output: Equatable {
@@ -48,8 +54,12 @@ struct SubprocessRunner {
     var input: [UInt8]?
     var stdout: Output = .capture
     var stderr: Output = .inherit
-    /// Seconds before the program is killed with SIGKILL.
+    /// Seconds before the program's process group is ended (`terminateGroup`).
     var timeout: Double?
+
+    /// Seconds the program has to exit after SIGTERM to its process group
+    /// before the group gets SIGKILL.
+    static let terminationGrace = 0.5
 
     /// Raised as `subprocess.TimeoutExpired` by the caller, with the output so far.
     struct TimedOut: Error {}
@@ -57,7 +67,8 @@ struct SubprocessRunner {
     /// Starts the program and waits for it.
     /// - Throws: `SystemError` from spawning (the caller maps it to Python's
     ///   error naming the program) or from I/O; `TimedOut` when `timeout`
-    ///   passed. After a spawn, any error kills (SIGKILL) and reaps the program.
+    ///   passed. After a spawn, any error ends the program's process group
+    ///   (SIGTERM, then SIGKILL) and reaps the program before it is thrown.
     func run() throws -> Outcome {
         ignoreSIGPIPE()
         var parentEnds: [FileDescriptor] = []
@@ -109,7 +120,8 @@ struct SubprocessRunner {
 
         let pid = try spawnProcess(SpawnRequest(
             executable: argv[0], argv: argv, environment: environment,
-            stdin: childStdin, stdout: childStdout, stderr: childStderr, workingDirectory: workingDirectory))
+            stdin: childStdin, stdout: childStdout, stderr: childStderr, newSession: true,
+            workingDirectory: workingDirectory))
         for fd in childEnds { fd.close() }
         childEnds = []
 
@@ -124,10 +136,49 @@ struct SubprocessRunner {
             return Outcome(status: status, stdout: stdout == .capture ? out : nil, stderr: stderr == .capture ? err : nil)
         } catch {
             // Timed out, or our side of the pipes failed: never leave the
-            // program running or a zombie behind.
-            _ = sendSignal(SIGKILL, to: pid)
-            _ = try? waitProcess(pid, block: true)
+            // program, what it started, or a zombie behind.
+            Self.terminateGroup(pid)
             throw error
+        }
+    }
+
+    /// Ends the process group led by `pid` (our unreaped child) and reaps `pid`.
+    ///
+    /// Sends SIGTERM to the group, waits up to ``terminationGrace`` seconds
+    /// for `pid` to exit (sleeping in `poll(2)` on its pidfd; without pidfds,
+    /// Linux before 5.3, for the whole grace), then sends SIGKILL to the group,
+    /// so members still running then, or ignoring SIGTERM, are killed, and
+    /// reaps `pid`. `pid` is reaped only after the last signal: until then it
+    /// exists (at least as a zombie) and holds the group id, so no signal can
+    /// reach an unrelated group that reused the number.
+    static func terminateGroup(_ pid: pid_t) {
+        sendSignal(SIGTERM, to: -pid)
+        waitForExit(of: pid, timeout: terminationGrace)
+        sendSignal(SIGKILL, to: -pid)
+        _ = try? waitProcess(pid, block: true)
+    }
+
+    /// Sleeps until our child `pid` exits (without reaping it) or `timeout` seconds pass.
+    private static func waitForExit(of pid: pid_t, timeout: Double) {
+        let deadline = monotonicSeconds() + timeout
+        let pidfd = mitogen_pidfd_open(pid)
+        guard pidfd >= 0 else {
+            var pause = timespec(tv_sec: Int(timeout), tv_nsec: Int((timeout - timeout.rounded(.down)) * 1e9))
+            nanosleep(&pause, nil)
+            return
+        }
+        let descriptor = FileDescriptor(rawValue: pidfd)
+        defer { descriptor.close() }
+        while true {
+            let left = deadline - monotonicSeconds()
+            if left <= 0 { return }
+            var entry = pollfd(fd: pidfd, events: Int16(POLLIN), revents: 0)
+            switch valueOrErrno(retryOnInterrupt: false, { poll(&entry, 1, Int32(left * 1000) + 1) }) {
+            case .success(let ready) where ready > 0: return
+            case .success: continue
+            case .failure(let e) where e == .interrupted: continue
+            case .failure: return
+            }
         }
     }
 
