@@ -32,7 +32,11 @@ extension Value {
         case .none: out += "null"
         case .bool(let b): out += b ? "true" : "false"
         case .int(let i): out += String(i)
-        case .bigInt(let n): out += n.description
+        case .bigInt(let n):
+            // Beyond CPython's 4300 digits the int prints as hex, which JSON
+            // has no number for: such an int is written as a string.
+            let text = n.description
+            if text.hasPrefix("0x") || text.hasPrefix("-0x") { out += "\"" + text + "\"" } else { out += text }
         case .float(let d):
             if d.isFinite {
                 out += Self.floatRepr(d)
