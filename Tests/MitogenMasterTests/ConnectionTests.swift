@@ -175,6 +175,32 @@ struct ConnectionTests {
         }
     }
 
+    @Test func aKeyPassphraseGoesToThePromptCallbackOrFailsAtOnce() throws {
+        let server = try sshd()
+        let asked = Latch<String>()
+        var options = ConnectionOptions()
+        options.promptCallback = { prompt in
+            try? asked.put(prompt)
+            return "pp-secret"
+        }
+        try withTestRouter { router in
+            let ctx = try router.ssh(
+                hostname: "127.0.0.1", username: "mitogen-key", sshArgs: TestHosts.trustArgs(server), port: server.port,
+                identityFile: TestHosts.keyDirectory + "/id_ed25519_pp", connectTimeout: 20, options: options)
+            #expect(try ctx.callValue("os.getuid", timeout: 10).intValue == uid("mitogen-key"))
+            #expect(try asked.get(timeout: 1).contains("passphrase"))
+            // Without a callback the connect fails at once, naming the prompt (not after the timeout).
+            expectFailure(.password, within: 10) {
+                var plain = ConnectionOptions()
+                plain.promptCallback = nil
+                _ = try router.ssh(
+                    hostname: "127.0.0.1", username: "mitogen-key", sshArgs: TestHosts.trustArgs(server),
+                    port: server.port, checkHostKeys: .accept, identityFile: TestHosts.keyDirectory + "/id_ed25519_pp",
+                    identitiesOnly: true, connectTimeout: 20, options: plain)
+            }
+        }
+    }
+
     @Test func sshThenSshReachesTheSameSshdTwice() throws {
         try withTestRouter { router in
             let outer = try ssh(router, "mitogen-bob")

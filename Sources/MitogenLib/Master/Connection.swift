@@ -117,6 +117,11 @@ extension Router {
             hash: child.hash, name: remoteName, childArguments: [config.argument], fallbackRoots: roots)
         let stageCommand = FirstStage.shellCommand(
             hash: child.hash, name: remoteName, childArguments: [config.argument], fallbackRoots: roots)
+        var method = method
+        if options.promptCallback != nil, var ssh = method as? SSHMethod {
+            ssh.interactive = true  // let its questions reach the callback
+            method = ssh
+        }
         let argv = try method.command(stageArgv: stageArgv, stageCommand: stageCommand)
         let spawned = method as? any SpawnedMethod
         let stdio = spawned?.stdio ?? .pipes

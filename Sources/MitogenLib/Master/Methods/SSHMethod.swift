@@ -145,7 +145,12 @@ public struct SSHMethod: SpawnedMethod, Equatable {
     }
 
     /// A PTY exactly when ssh may have to be answered.
-    public var stdio: MethodStdio { password != nil || checkHostKeys == .accept ? .hybridPTY : .pipes }
+    public var stdio: MethodStdio { password != nil || checkHostKeys == .accept || interactive ? .hybridPTY : .pipes }
+
+    /// Run ssh on a PTY without `BatchMode` even with no password, so that
+    /// its other questions (a key passphrase, a one-time code) reach the
+    /// connection's prompt callback. Set by the connection when there is one.
+    public var interactive = false
 
     /// Network link: compress the upload.
     public var preferCompression: Bool { true }

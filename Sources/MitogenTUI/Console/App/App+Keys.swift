@@ -189,6 +189,7 @@ extension App {
             if prompt.purpose == .treeFilter { state.treeFilter = "" }
             if prompt.purpose == .logFilter { state.logFilter.text = "" }
             if case .password(let id, _) = prompt.purpose { pendingOpens[id] = nil; setStatus("open cancelled") }
+            if case .toolQuestion(let id) = prompt.purpose { try? toolQuestions.removeValue(forKey: id)?.put(nil) }
             state.overlay = .none
         case .enter:
             state.overlay = .none
@@ -218,6 +219,7 @@ extension App {
         case .treeFilter: state.treeFilter = text
         case .logFilter: state.logFilter.text = text
         case .password(let id, let hop): passwordEntered(requestID: id, hop: hop, password: text)
+        case .toolQuestion(let id): try? toolQuestions.removeValue(forKey: id)?.put(text)
         }
     }
 

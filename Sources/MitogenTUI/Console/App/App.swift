@@ -43,6 +43,8 @@ final class App {
     /// Set once a context answered `mitogen.functions`: completion offers its catalog.
     var listedFunctions = false
     var running = true
+    /// Questions from connection tools waiting for the operator, by prompt id.
+    var toolQuestions: [Int: Latch<String?>] = [:]
     /// Password prompts still to answer before an open can start.
     var pendingOpens: [Int: PendingOpen] = [:]
     var nextRequestID = 1
@@ -188,6 +190,11 @@ final class App {
             setStatus("\(name) " + (forced ? "was forced down" : "shut down") + (note.map { ": " + $0 } ?? ""), error: note != nil)
         case .status(let text, let isError):
             setStatus(text, error: isError)
+        case .toolQuestion(let prompt, let answer):
+            let id = nextRequestID
+            nextRequestID += 1
+            toolQuestions[id] = answer
+            state.overlay = .prompt(Prompt(purpose: .toolQuestion(id: id), label: prompt + " ", editor: LineEditor(secret: true)))
         }
     }
 

@@ -1,4 +1,5 @@
 import Glibc
+import MitogenLib
 import Synchronization
 import ConsoleModel
 
@@ -67,6 +68,8 @@ enum AppEvent: Sendable {
     case functionsListed([String])
     case shutdownDone(name: String, forced: Bool, note: String?)
     case status(String, isError: Bool)
+    /// A connection tool asks `prompt`; the answer (nil: declined) goes into `answer`.
+    case toolQuestion(prompt: String, answer: Latch<String?>)
 }
 
 /// A failure of the console itself (not of a context), with the reason.

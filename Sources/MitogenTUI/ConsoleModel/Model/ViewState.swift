@@ -84,6 +84,9 @@ package enum PromptPurpose: Equatable, Sendable {
     case logFilter
     /// A password for `password=ask` on hop `hop` of a chain being opened.
     case password(requestID: Int, hop: Int)
+    /// A question a connection tool asked that is not the password (a
+    /// one-time code, a key passphrase); answered without echo.
+    case toolQuestion(id: Int)
 }
 
 /// A one-line input on the status row.
