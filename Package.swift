@@ -60,7 +60,7 @@ let package = Package(
         // A compromised child for the security tests (forges messages).
         .executableTarget(
             name: "mitogen-hostile-child", dependencies: ["MitogenChild", "MitogenCalls"], path: "Tests/HostileChild"),
-        .target(name: "TestSupport", dependencies: ["MitogenLib", "MitogenSys"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["MitogenLib", "MitogenMaster", "MitogenSys"], path: "Tests/TestSupport"),
         .testTarget(name: "MitogenTUITests", dependencies: ["MitogenTUI", "MitogenLib", "MitogenSys", "TestSupport"]),
         .testTarget(
             name: "MitogenLibTests",

@@ -11,16 +11,6 @@ import MitogenLib
 /// public API. Whatever it sends, it must not reach its siblings with
 /// someone else's authority, take over routes, or exhaust the master.
 @Suite(.serialized) struct TrustTests {
-    /// A router whose children all run the hostile child (only the one the
-    /// test calls `evil.*` on misbehaves).
-    private func withHostileRouter(_ body: (Router) throws -> Void) throws {
-        let path = try #require(ownExecutablePath()).split(separator: "/").dropLast().joined(separator: "/")
-        try withTestRouter { router in
-            try router.useChildBinary(at: "/" + path + "/mitogen-hostile-child")
-            try body(router)
-        }
-    }
-
     @Test func aChildCannotClaimTheMastersIDAndCallASiblingAsTheMaster() throws {
         try withHostileRouter { router in
             let sibling = try router.local(name: "sibling")
