@@ -46,7 +46,7 @@ extension Router {
     }
 
     /// Longest context name a peer may give (Mitogen's `_unpickle_context` limit).
-    static let maxContextNameLength = 500
+    package static let maxContextNameLength = 500
 
     private func onAddRoute(_ msg: Message) {
         guard let (id, name) = parseRoute(msg), let via = routes.withLock({ $0[msg.srcID] }) else {
