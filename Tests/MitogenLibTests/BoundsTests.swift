@@ -11,6 +11,100 @@ import MitogenLib
 /// Everything the master waits for ends, everything it records is finished,
 /// and what a child sends it is bounded before it is kept or logged.
 @Suite(.serialized) struct BoundsTests {
+    private func pending(_ router: Router, _ context: Context) -> [PendingCall] {
+        router.observer.pendingCalls.filter { $0.contextID == context.contextID }
+    }
+
+    // MARK: Pending calls are finished on every path
+
+    @Test func callAsyncFinishesItsPendingRowOnReplyErrorAndClose() throws {
+        try withTestRouter { router in
+            let child = try router.local()
+            let reply = try child.callAsync("os.getpid")
+            _ = try reply.get(timeout: 10)
+            #expect(waitUntil(timeout: 2) { pending(router, child).isEmpty })
+
+            let failing = try child.callAsync("os.listdir", "/nonexistent-dir")
+            #expect(throws: CallError.self) { try failing.get(timeout: 10).unpickle() }
+            #expect(waitUntil(timeout: 2) { pending(router, child).isEmpty })
+
+            let slow = try child.callAsync("time.sleep", 30)
+            #expect(pending(router, child).count == 1)
+            slow.close()
+            #expect(pending(router, child).isEmpty)
+        }
+    }
+
+    @Test func callAsyncFinishesItsPendingRowWhenTheContextDies() throws {
+        try withTestRouter { router in
+            let child = try router.local()
+            let pid = try #require(try child.callValue("os.getpid").intValue)
+            let slow = try child.callAsync("time.sleep", 30)
+            #expect(pending(router, child).count == 1)
+            kill(Int32(pid), SIGKILL)
+            #expect(throws: ChannelError.self) { try slow.get(timeout: 10) }
+            #expect(waitUntil(timeout: 2) { pending(router, child).isEmpty })
+        }
+    }
+
+    @Test func fileTransfersAndFakeSSHFinishTheirPendingRows() throws {
+        try withTestRouter { router in
+            let child = try router.local()
+            let dir = makeTempDirectory()
+            defer { _ = system("rm -rf '\(dir)'") }
+            #expect(system("head -c 300000 /dev/urandom > '\(dir)/a'") == 0)
+            #expect(try child.putFile(dir + "/a", to: dir + "/b") == 300_000)
+            #expect(try child.getFile(dir + "/b", to: dir + "/c") == 300_000)
+            #expect(system("cmp '\(dir)/a' '\(dir)/c'") == 0)
+            #expect(try FakeSSH.run(dest: child, router: router, args: ["/bin/sh", "-c", "ssh h true"], deadline: 30) == 0)
+            #expect(waitUntil(timeout: 2) { pending(router, child).isEmpty }, "\(pending(router, child))")
+
+            // A failing getFile ends (with the remote error) instead of waiting for chunks.
+            let ended = finishes(within: 10) {
+                let error = #expect(throws: CallError.self) { try child.getFile("/nonexistent-file", to: dir + "/d") }
+                #expect(error?.type == "builtins.FileNotFoundError")
+            }
+            #expect(ended, "getFile of a missing file never returned")
+            if !ended { router.disconnect(child) }
+            #expect(access(dir + "/d", F_OK) != 0)
+            #expect(waitUntil(timeout: 2) { pending(router, child).isEmpty }, "\(pending(router, child))")
+        }
+    }
+
+    // MARK: receiveFile: idle timeout and size limit
+
+    @Test func getFileGivesUpOnAContextThatStopsSending() throws {
+        try withHostileRouter { router in
+            let evil = try router.local(name: "evil")
+            try evil.callValue("evil.hijack_get", args: ["stall"], timeout: 10)
+            let dir = makeTempDirectory()
+            defer { _ = system("rm -rf '\(dir)'") }
+            let started = monotonicNow()
+            let ended = finishes(within: 10) {
+                #expect(throws: TimeoutError.self) { try evil.getFile("/etc/hostname", to: dir + "/x", idleTimeout: 1) }
+            }
+            #expect(ended, "getFile waited for ever")
+            if !ended { router.disconnect(evil) }
+            #expect(monotonicNow() - started < 5)
+            #expect(try listDirectory(dir).isEmpty, "a temporary file was left behind")
+            #expect(waitUntil(timeout: 2) { pending(router, evil).isEmpty })
+        }
+    }
+
+    @Test func getFileRefusesMoreThanItsSizeLimit() throws {
+        try withHostileRouter { router in
+            let evil = try router.local(name: "evil")
+            try evil.callValue("evil.hijack_get", args: ["endless"], timeout: 10)
+            let dir = makeTempDirectory()
+            defer { _ = system("rm -rf '\(dir)'") }
+            let error = #expect(throws: StreamError.self) { try evil.getFile("/etc/hostname", to: dir + "/x", maxBytes: 1 << 20) }
+            #expect(error?.message.contains("1048576") == true)
+            #expect(try listDirectory(dir).isEmpty, "a partial file was left behind")
+            // The context is still usable once its stream of chunks is over.
+            #expect(try evil.callValue("os.getpid", timeout: 30).intValue != nil)
+        }
+    }
+
     // MARK: What a child logs
 
     @Test func childLogTextIsSanitisedAndBounded() throws {

@@ -75,4 +75,42 @@ import MitogenLib
             #expect(try other.callValue("os.getpid", timeout: 10).intValue != nil)
         }
     }
+
+    // MARK: File transfer only to the callee
+
+    @Test func putFileRefusesASenderThatIsNotTheCallee() throws {
+        try withHostileRouter { router in
+            let sibling = try router.local(name: "sibling")
+            let evil = try router.local(name: "evil")
+            try evil.callValue("evil.hijack_put", args: [.int(Int(sibling.contextID)), .int(Int(Handle.shutdown))], timeout: 10)
+            let dir = makeTempDirectory()
+            let source = dir + "/source"
+            #expect(system("head -c 300000 /dev/zero > '\(source)'") == 0)
+            let toSibling = try #require(router.streamByID(sibling.contextID))
+            let before = toSibling.counters.messagesOut
+            let error = #expect(throws: StreamError.self) { try evil.putFile(source, to: dir + "/dest") }
+            #expect(error?.message.contains("putFile") == true)
+            #expect(error?.message.contains("Sender") == true)
+            // Nothing went to the sibling, which still answers.
+            #expect(toSibling.counters.messagesOut == before)
+            #expect(try sibling.callValue("os.getpid", timeout: 10).intValue != nil)
+            #expect(!sibling.isDisconnected)
+        }
+    }
+
+    @Test func fakeSSHRefusesAStdinSenderThatIsNotTheCallee() throws {
+        try withHostileRouter { router in
+            let sibling = try router.local(name: "sibling")
+            let evil = try router.local(name: "evil")
+            try evil.callValue("evil.hijack_exec", args: [.int(Int(sibling.contextID)), .int(Int(Handle.shutdown))], timeout: 10)
+            let toSibling = try #require(router.streamByID(sibling.contextID))
+            let before = toSibling.counters.messagesOut
+            let status = try FakeSSH.run(
+                dest: evil, router: router, args: ["/bin/sh", "-c", "printf abc | ssh anyhost cat"], deadline: 30)
+            #expect(status != 0)
+            #expect(toSibling.counters.messagesOut == before)
+            #expect(try sibling.callValue("os.getpid", timeout: 10).intValue != nil)
+            #expect(!sibling.isDisconnected)
+        }
+    }
 }
