@@ -129,4 +129,45 @@ Functions.register("evil.hijack_get") { args, _, _ in
     return .none
 }
 
+/// evil.flood(dst, count): stops reading from the parent, then sends `count`
+/// messages to `dst` with `reply_to` set, so every one the parent refuses
+/// makes a dead reply that nobody reads.
+Functions.register("evil.flood") { args, _, ctx in
+    guard let router = ctx.router, let parent = router.parentStream else { throw PyException("RuntimeError", "no parent") }
+    let dst = try u32(args, 0), count = try int(args, 1)
+    router.broker.stopReceive(parent.rxSide)
+    for _ in 0..<count {
+        var msg = Message(dstID: dst, handle: Handle.firstDynamic + 7, data: [])
+        msg.srcID = router.contextID
+        msg.authID = router.contextID
+        msg.replyTo = Handle.firstDynamic + 9
+        msg.encoding = .raw
+        router.route(msg)
+    }
+    return .int(count)
+}
+
+/// evil.claim_routes(blocks): asks the master for `blocks` id blocks and
+/// claims a route (ADD_ROUTE) for every id in them; returns how many it sent.
+Functions.register("evil.claim_routes") { args, _, ctx in
+    guard let router = ctx.router, let parent = router.parentIDs.first else { throw PyException("RuntimeError", "no parent") }
+    let master = router.context(byID: 0)
+    var sent = 0
+    for _ in 0..<(try int(args, 0)) {
+        guard case .tuple(let pair) = try master.sendAwait(Message(handle: Handle.allocateID), deadline: 10), pair.count == 2,
+            let start = pair[0].intValue.flatMap({ UInt32(exactly: $0) }),
+            let end = pair[1].intValue.flatMap({ UInt32(exactly: $0) })
+        else { throw PyException("RuntimeError", "bad ALLOCATE_ID reply") }
+        for id in start..<end {
+            var msg = Message(dstID: parent, handle: Handle.addRoute, data: Array("\(id):r\(id)".utf8))
+            msg.srcID = router.contextID
+            msg.authID = router.contextID
+            msg.encoding = .raw
+            router.route(msg)
+            sent += 1
+        }
+    }
+    return .int(sent)
+}
+
 ExternalContext.main()

@@ -105,6 +105,28 @@ import MitogenLib
         }
     }
 
+    // MARK: Flow control waits end
+
+    @Test func aSenderToAStoppedContextStopsWaitingAfterTheStallTimeout() throws {
+        try withTestRouter { router in
+            let child = try router.local(name: "stopped")
+            let pid = Int32(try #require(try child.callValue("os.getpid").intValue))
+            let stream = try #require(router.streamByID(child.contextID))
+            stream.drainStallTimeout = 1
+            kill(pid, SIGSTOP)
+            defer { kill(pid, SIGKILL) }
+            let sender = Sender(context: child, handle: 4242)
+            let chunk = [UInt8](repeating: 7, count: 1 << 20)
+            let started = monotonicNow()
+            let ended = finishes(within: 15) {
+                for _ in 0..<7 { sender.sendBinary(chunk) }
+            }
+            #expect(ended, "a sender waited for ever on a stream that never drains")
+            #expect(monotonicNow() - started < 10)
+            #expect(stream.counters.queuedBytes <= UInt64(Stream.maxQueuedBytes) + UInt64(chunk.count))
+        }
+    }
+
     // MARK: What a child logs
 
     @Test func childLogTextIsSanitisedAndBounded() throws {

@@ -113,4 +113,52 @@ import MitogenLib
             #expect(!sibling.isDisconnected)
         }
     }
+
+    // MARK: Memory a child can make the master spend
+
+    /// 300k messages to an unroutable id, each wanting a reply, from a child
+    /// that reads nothing: the master must stop queueing dead replies for it
+    /// (bound: 12 MiB of RSS growth) and keep serving its other children.
+    @Test func aFloodOfRefusedMessagesDoesNotGrowTheMastersMemory() throws {
+        try withHostileRouter { router in
+            let sibling = try router.local(name: "sibling")
+            let evil = try router.local(name: "evil")
+            let fromEvil = try #require(router.streamByID(evil.contextID))
+            let count = 300_000
+            let before = residentKiB()
+            let started = monotonicNow()
+            let flood = try evil.callAsyncValue("evil.flood", args: [.int(0xFFFF_FF00), .int(count)])
+            defer { flood.close() }
+            // Until the master has read it all, or read nothing more for 1.5 s.
+            var seen = fromEvil.counters.messagesIn
+            var quietSince = monotonicNow()
+            while monotonicNow() - quietSince < 1.5 && monotonicNow() - started < 60 {
+                usleep(50_000)
+                let now = fromEvil.counters.messagesIn
+                if now >= UInt64(count) { break }
+                if now != seen { (seen, quietSince) = (now, monotonicNow()) }
+            }
+            let grown = residentKiB() - before
+            let counters = fromEvil.counters
+            print("flood: read \(counters.messagesIn) messages in \(monotonicNow() - started) s, RSS +\(grown) KiB, queued \(counters.queuedBytes) bytes, dropped \(counters.droppedMessages)")
+            #expect(grown < 12 << 10, "the master's RSS grew by \(grown) KiB")
+            #expect(counters.queuedBytes <= UInt64(Stream.maxQueuedBytes) + 1 << 20)
+            #expect(try sibling.callValue("os.getpid", timeout: 10).intValue != nil)
+        }
+    }
+
+    @Test func aChildCannotGrowTheRouteTableWithoutBound() throws {
+        try withHostileRouter { router in
+            let evil = try router.local(name: "evil")
+            let blocks = Stream.maxRoutes / Int(ParentState.idBlockSize) + 4
+            let sent = try evil.callValue("evil.claim_routes", args: [.int(blocks)], timeout: 120).intValue ?? 0
+            #expect(sent == blocks * Int(ParentState.idBlockSize))
+            _ = try evil.callValue("os.getpid", timeout: 30)
+            let viaEvil = router.routeTable().values.filter { $0 == "evil" }.count
+            #expect(viaEvil <= Stream.maxRoutes + 1, "its own route and at most maxRoutes claimed")
+            // The master still starts and routes to new contexts.
+            let later = try router.local(name: "later")
+            #expect(try later.callValue("os.getpid", timeout: 10).intValue != nil)
+        }
+    }
 }
