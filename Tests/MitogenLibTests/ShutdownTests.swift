@@ -7,7 +7,7 @@ import MitogenLib
 @testable import MitogenCore
 @testable import MitogenMaster
 
-/// Shutting contexts down: many at once.
+/// Shutting contexts down: many at once, and ones that cannot answer.
 @Suite(.serialized) struct ShutdownTests {
     /// 200 contexts shut down together: streams close while writes to them
     /// are still queued, and no stream may register, write or close a
@@ -41,6 +41,40 @@ import MitogenLib
             let after = try router.local(name: "after")
             #expect(try after.callValue("os.getpid", timeout: 10).intValue != nil)
             print("200 contexts: started, called and shut down in \(monotonicNow() - started) s")
+        }
+    }
+
+    @Test func shutdownOfAStoppedContextEndsWithinItsTimeout() throws {
+        try withTestRouter { router in
+            let stopped = try router.local(name: "stopped")
+            let other = try router.local(name: "other")
+            let pid = Int32(try #require(try stopped.callValue("os.getpid").intValue))
+            kill(pid, SIGSTOP)
+            defer { kill(pid, SIGKILL) }
+            let started = monotonicNow()
+            try stopped.shutdown(wait: true, timeout: 2)
+            let took = monotonicNow() - started
+            print("shutdown of a stopped context took \(took) s")
+            #expect(took < 3)
+            #expect(stopped.isDisconnected)
+            // Gone and reaped: no zombie left.
+            #expect(waitUntil(timeout: 3) { kill(pid, 0) != 0 && errno == ESRCH }, "pid \(pid) is still there")
+            #expect(try other.callValue("os.getpid", timeout: 10).intValue != nil)
+        }
+    }
+
+    @Test func aStoppedContextsCallsTimeOutWhileASiblingAnswers() throws {
+        try withTestRouter { router in
+            let stopped = try router.local(name: "stopped")
+            let sibling = try router.local(name: "sibling")
+            let pid = Int32(try #require(try stopped.callValue("os.getpid").intValue))
+            kill(pid, SIGSTOP)
+            defer { kill(pid, SIGKILL) }
+            let started = monotonicNow()
+            #expect(throws: TimeoutError.self) { try stopped.callValue("os.getpid", timeout: 1) }
+            #expect(monotonicNow() - started < 2.5)
+            #expect(try sibling.callValue("os.getpid", timeout: 10).intValue != nil)
+            #expect(router.observer.pendingCalls.isEmpty)
         }
     }
 }
