@@ -129,20 +129,23 @@ Functions.register("evil.hijack_get") { args, _, _ in
     return .none
 }
 
-/// evil.flood(dst, count): stops reading from the parent, then sends `count`
-/// messages to `dst` with `reply_to` set, so every one the parent refuses
-/// makes a dead reply that nobody reads.
+/// evil.flood(dst, count): stops reading from the parent, then writes
+/// `count` 100-byte messages to `dst` with `reply_to` set straight to the parent's
+/// stream (past this context's own router, so `dst` may be this context):
+/// every one the parent refuses makes a dead reply, every one it forwards
+/// back is a message, that nobody reads.
 Functions.register("evil.flood") { args, _, ctx in
     guard let router = ctx.router, let parent = router.parentStream else { throw PyException("RuntimeError", "no parent") }
     let dst = try u32(args, 0), count = try int(args, 1)
     router.broker.stopReceive(parent.rxSide)
+    let payload = [UInt8](repeating: 0x78, count: 100)
     for _ in 0..<count {
-        var msg = Message(dstID: dst, handle: Handle.firstDynamic + 7, data: [])
+        var msg = Message(dstID: dst, handle: Handle.firstDynamic + 7, data: payload)
         msg.srcID = router.contextID
         msg.authID = router.contextID
         msg.replyTo = Handle.firstDynamic + 9
         msg.encoding = .raw
-        router.route(msg)
+        _ = try? parent.send(msg)
     }
     return .int(count)
 }

@@ -1,7 +1,7 @@
 import CMitogenSys
 import Glibc
 package import Synchronization
-import MitogenWire
+package import MitogenWire
 package import MitogenSys
 
 /// What a stream does with bytes before framing starts (the child upload
@@ -300,7 +300,7 @@ public final class Stream: @unchecked Sendable {
     /// send dead replies).
     /// - Throws: `FrameError.tooLarge` if it exceeds the maximum message size.
     @discardableResult
-    func send(_ message: Message) throws(FrameError) -> Bool {
+    package func send(_ message: Message) throws(FrameError) -> Bool {
         try trySend(message) == .accepted
     }
 
