@@ -79,7 +79,7 @@ let package = Package(
         // A compromised child for the security tests (forges messages).
         .executableTarget(
             name: "mitogen-hostile-child", dependencies: ["MitogenChild", "MitogenCalls"], path: "Tests/HostileChild"),
-        .target(name: "TestSupport", dependencies: ["MitogenLib", "MitogenSys"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["MitogenLib", "MitogenMaster", "MitogenSys"], path: "Tests/TestSupport"),
         .testTarget(
             name: "MitogenMasterTests",
             dependencies: ["MitogenLib", "MitogenSys", "MitogenCore", "MitogenWire", "MitogenMaster", "TestSupport"],

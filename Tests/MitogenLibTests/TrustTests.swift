@@ -11,16 +11,6 @@ import MitogenLib
 /// public API. Whatever it sends, it must not reach its siblings with
 /// someone else's authority, take over routes, or exhaust the master.
 @Suite(.serialized) struct TrustTests {
-    /// A router whose children all run the hostile child (only the one the
-    /// test calls `evil.*` on misbehaves).
-    private func withHostileRouter(_ body: (Router) throws -> Void) throws {
-        let path = try #require(ownExecutablePath()).split(separator: "/").dropLast().joined(separator: "/")
-        try withTestRouter { router in
-            try router.useChildBinary(at: "/" + path + "/mitogen-hostile-child")
-            try body(router)
-        }
-    }
-
     @Test func aChildCannotClaimTheMastersIDAndCallASiblingAsTheMaster() throws {
         try withHostileRouter { router in
             let sibling = try router.local(name: "sibling")
@@ -83,6 +73,96 @@ import MitogenLib
             // The master is unharmed and still hands out ids.
             let other = try router.local(name: "other")
             #expect(try other.callValue("os.getpid", timeout: 10).intValue != nil)
+        }
+    }
+
+    // MARK: File transfer only to the callee
+
+    @Test func putFileRefusesASenderThatIsNotTheCallee() throws {
+        try withHostileRouter { router in
+            let sibling = try router.local(name: "sibling")
+            let evil = try router.local(name: "evil")
+            try evil.callValue("evil.hijack_put", args: [.int(Int(sibling.contextID)), .int(Int(Handle.shutdown))], timeout: 10)
+            let dir = makeTempDirectory()
+            let source = dir + "/source"
+            #expect(system("head -c 300000 /dev/zero > '\(source)'") == 0)
+            let toSibling = try #require(router.streamByID(sibling.contextID))
+            let before = toSibling.counters.messagesOut
+            let error = #expect(throws: StreamError.self) { try evil.putFile(source, to: dir + "/dest") }
+            #expect(error?.message.contains("putFile") == true)
+            #expect(error?.message.contains("Sender") == true)
+            // Nothing went to the sibling, which still answers.
+            #expect(toSibling.counters.messagesOut == before)
+            #expect(try sibling.callValue("os.getpid", timeout: 10).intValue != nil)
+            #expect(!sibling.isDisconnected)
+        }
+    }
+
+    @Test func fakeSSHRefusesAStdinSenderThatIsNotTheCallee() throws {
+        try withHostileRouter { router in
+            let sibling = try router.local(name: "sibling")
+            let evil = try router.local(name: "evil")
+            try evil.callValue("evil.hijack_exec", args: [.int(Int(sibling.contextID)), .int(Int(Handle.shutdown))], timeout: 10)
+            let toSibling = try #require(router.streamByID(sibling.contextID))
+            let before = toSibling.counters.messagesOut
+            let status = try FakeSSH.run(
+                dest: evil, router: router, args: ["/bin/sh", "-c", "printf abc | ssh anyhost cat"], deadline: 30)
+            #expect(status != 0)
+            #expect(toSibling.counters.messagesOut == before)
+            #expect(try sibling.callValue("os.getpid", timeout: 10).intValue != nil)
+            #expect(!sibling.isDisconnected)
+        }
+    }
+
+    // MARK: Memory a child can make the master spend
+
+    /// 300k messages from a child that reads nothing, each wanting a reply:
+    /// to an unroutable id (each makes a dead reply: 18 MB in all) or to the
+    /// child itself (each is forwarded back: 38 MB). The master must stop
+    /// queueing for it (bounds: 8 MiB queued, 12 MiB of RSS growth) and keep
+    /// serving its other children.
+    @Test(arguments: ["unroutable", "itself"])
+    func aFloodOfRefusedMessagesDoesNotGrowTheMastersMemory(to target: String) throws {
+        try withHostileRouter { router in
+            let sibling = try router.local(name: "sibling")
+            let evil = try router.local(name: "evil")
+            let fromEvil = try #require(router.streamByID(evil.contextID))
+            let count = 300_000
+            let before = residentKiB()
+            let started = monotonicNow()
+            let dst = target == "itself" ? Int(evil.contextID) : 0xFFFF_FF00
+            let flood = try evil.callAsyncValue("evil.flood", args: [.int(dst), .int(count)])
+            defer { flood.close() }
+            // Until the master has read it all, or read nothing more for 1.5 s.
+            var seen = fromEvil.counters.messagesIn
+            var quietSince = monotonicNow()
+            while monotonicNow() - quietSince < 1.5 && monotonicNow() - started < 60 {
+                usleep(50_000)
+                let now = fromEvil.counters.messagesIn
+                if now >= UInt64(count) { break }
+                if now != seen { (seen, quietSince) = (now, monotonicNow()) }
+            }
+            let grown = residentKiB() - before
+            let counters = fromEvil.counters
+            print("flood to \(target): read \(counters.messagesIn) messages in \(monotonicNow() - started) s, RSS +\(grown) KiB, queued \(counters.queuedBytes) bytes, dropped \(counters.droppedMessages)")
+            #expect(grown < 12 << 10, "the master's RSS grew by \(grown) KiB")
+            #expect(counters.queuedBytes <= 8 << 20, "\(counters.queuedBytes) bytes queued for a child that reads nothing")
+            #expect(try sibling.callValue("os.getpid", timeout: 10).intValue != nil)
+        }
+    }
+
+    @Test func aChildCannotGrowTheRouteTableWithoutBound() throws {
+        try withHostileRouter { router in
+            let evil = try router.local(name: "evil")
+            let blocks = Stream.maxRoutes / Int(ParentState.idBlockSize) + 4
+            let sent = try evil.callValue("evil.claim_routes", args: [.int(blocks)], timeout: 120).intValue ?? 0
+            #expect(sent == blocks * Int(ParentState.idBlockSize))
+            _ = try evil.callValue("os.getpid", timeout: 30)
+            let viaEvil = router.routeTable().values.filter { $0 == "evil" }.count
+            #expect(viaEvil <= Stream.maxRoutes + 1, "its own route and at most maxRoutes claimed")
+            // The master still starts and routes to new contexts.
+            let later = try router.local(name: "later")
+            #expect(try later.callValue("os.getpid", timeout: 10).intValue != nil)
         }
     }
 }

@@ -66,7 +66,9 @@ struct OracleTests {
             #expect(argv == prefix + loginBoot, "\(label)")
         case "argv":
             #expect(argv == prefix + stageArgv, "\(label)")
-        case "shlex_quoted", "sh_joined" where method is SuMethod:
+        case "shlex_quoted":  // ssh: our stage goes as one remote command word
+            #expect(argv == prefix + [stageCommand], "\(label)")
+        case "sh_joined" where method is SuMethod:  // su -c: the same one word
             #expect(argv == prefix + [stageCommand], "\(label)")
         case "sh_joined":
             #expect(argv == prefix + [ShellQuote.mitogenJoin(stageArgv) + (c["boot_suffix"]?.string ?? "")], "\(label)")

@@ -1,5 +1,5 @@
 import Glibc
-public import MitogenLib
+import MitogenLib
 import MitogenSys
 
 /// The real parts the connection tests use (made by

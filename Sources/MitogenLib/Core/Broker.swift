@@ -120,6 +120,10 @@ public final class Broker: @unchecked Sendable {
         }
     }
 
+    /// How many `epoll_ctl(ADD)` calls failed (a descriptor closed before
+    /// its registration ran). Always 0 unless a participant has a bug; tests check it.
+    package var failedRegistrations: Int { failedAdds.load(ordering: .relaxed) }
+    private let failedAdds = Atomic<Int>(0)
     /// True when called on this broker's thread.
     public var isOnBrokerThread: Bool { threadID.load(ordering: .acquiring) == UInt(pthread_self()) }
 
@@ -206,6 +210,7 @@ public final class Broker: @unchecked Sendable {
                 // ran (a stream cut while a write was queued): nothing to
                 // watch, and never a reason to stop the broker.
                 logWarning("cannot watch fd \(side.fd): \(Errno.current)")
+                failedAdds.add(1, ordering: .relaxed)
                 sides[side.registration] = nil
                 side.registration = 0
                 return

@@ -73,12 +73,17 @@ public final class CallChain: Sendable {
     }
 
     /// Starts `function(args, kwargs)` and returns the receiver of its reply.
+    ///
+    /// The call is shown in `router.observer.pendingCalls` until its reply
+    /// (or error) arrives, the context disconnects, or the receiver is closed.
     public func callAsyncValue(_ function: String, args: [Value], kwargs: PyDict = PyDict()) throws -> Receiver {
         let receiver = try Receiver(router: context.router, persist: false, respondent: context)
         var msg = makeMessage(function, args: args, kwargs: kwargs)
         msg.replyTo = receiver.handle
-        context.router.observer.callStarted(
-            handle: receiver.handle, context: context, function: function, args: args, kwargs: kwargs)
+        let observer = context.router.observer
+        let handle = receiver.handle
+        observer.callStarted(handle: handle, context: context, function: function, args: args, kwargs: kwargs)
+        receiver.whenDone { observer.callFinished(handle: handle) }
         context.send(msg)
         return receiver
     }
@@ -91,7 +96,6 @@ public final class CallChain: Sendable {
         let receiver = try callAsyncValue(function, args: args, kwargs: kwargs)
         defer {
             receiver.close()
-            context.router.observer.callFinished(handle: receiver.handle)
             context.router.profiler?.record(function, seconds: monotonicNow() - started)
         }
         return try receiver.get(timeout: timeout, spin: Self.replySpin).unpickle()
@@ -114,10 +118,7 @@ public final class CallChain: Sendable {
     /// The async twin of `call`: suspends instead of blocking a thread.
     public func call<R: Decodable, each A: Encodable>(_ function: String, _ args: repeat each A) async throws -> R {
         let receiver = try callAsyncValue(function, args: encodeArgs(repeat each args))
-        defer {
-            receiver.close()
-            context.router.observer.callFinished(handle: receiver.handle)
-        }
+        defer { receiver.close() }
         let value = try await receiver.get().unpickle()
         return try context.router.decoder.decode(R.self, from: value)
     }

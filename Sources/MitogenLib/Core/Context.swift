@@ -140,18 +140,40 @@ public final class Context: Sendable {
         _ = try await latch.value()
     }
 
-    /// Asks the context to shut down gracefully (a SHUTDOWN message).
+    /// Seconds `shutdown` gives a context, by default, before its end is forced.
+    public static let defaultShutdownTimeout = 10.0
+
+    /// Asks the context to shut down gracefully (a SHUTDOWN message), and
+    /// makes sure it ends within `timeout` seconds.
+    ///
+    /// A context that cannot answer (stopped, hung, compromised) is not waited
+    /// for in vain. For a direct child whose process this router started
+    /// (its stream knows the pid), still connected after half of `timeout`:
+    /// SIGTERM (and SIGCONT, so a stopped process acts on it); after 80 %:
+    /// SIGKILL to its process group; at `timeout`: its stream is cut. A
+    /// context started through another one is cut by that parent
+    /// (`mitogen.disconnect`) at 80 %. Each step is logged; they run on the
+    /// broker's timers, with or without `wait`, and stop once the context is
+    /// gone.
     /// - Parameters:
     ///   - wait: block until it has disconnected.
-    ///   - timeout: with `wait`, seconds before giving up with `TimeoutError`.
+    ///   - timeout: seconds for all of it; nil means `defaultShutdownTimeout`.
     /// - Returns: a latch that yields `true` when the context is gone.
+    /// - Throws: with `wait`, `TimeoutError` if it is still connected shortly
+    ///   after `timeout` (a context this router could not force).
     @discardableResult
     public func shutdown(wait: Bool = false, timeout: Double? = nil) throws -> Latch<Bool> {
+        let timeout = max(0, timeout ?? Self.defaultShutdownTimeout)
         let latch = Latch<Bool>()
         onDisconnect { try? latch.put(true) }
         send(Message(handle: Handle.shutdown))
+        router.escalateShutdown(of: self, timeout: timeout)
         if wait {
-            _ = try latch.get(timeout: timeout)
+            do {
+                _ = try latch.get(timeout: timeout + Router.shutdownSlack)
+            } catch is TimeoutError {
+                throw TimeoutError("shutdown of \(self) (still connected after \(timeout) s)")
+            }
             try? latch.put(true)
         }
         return latch

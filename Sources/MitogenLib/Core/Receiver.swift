@@ -18,6 +18,8 @@ public final class Receiver: Sendable {
     let latch = Latch<Message>()
     private let notifyFn = Mutex<(@Sendable (Receiver) -> Void)?>(nil)
     private let closed = Atomic<Bool>(false)
+    /// Runs once when the receiver is done (see `whenDone`).
+    private let done = DoneHook()
     /// Set by a `Select` that owns this receiver.
     let owner = Mutex<ObjectIdentifier?>(nil)
 
@@ -38,6 +40,7 @@ public final class Receiver: Sendable {
         self.respondent = respondent
         let latch = self.latch
         let box = WeakReceiver()
+        let done = self.done
         self.handle = try router.addHandler(
             handle: handle, persist: persist, respondent: respondent, policy: policy, overwrite: overwrite
         ) { msg in
@@ -45,6 +48,9 @@ public final class Receiver: Sendable {
             if let r = box.receiver { m.receiver = r }
             try? latch.put(m)
             if let r = box.receiver { r.fireNotify() }
+            // A single-reply receiver is done at its message; any receiver
+            // at a dead one (the respondent died, the broker exited).
+            if !persist || msg.isDead { done.fire() }
         }
         box.receiver = self
     }
@@ -73,7 +79,15 @@ public final class Receiver: Sendable {
         guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
         try? router.delHandler(handle)
         latch.close()
+        done.fire()
     }
+
+    /// Runs `fn` once when this receiver can get nothing more: its single
+    /// message arrived (not `persist`), a dead message arrived (the
+    /// respondent disconnected, the broker exited), or it was closed. Runs at
+    /// once if that already happened. The router uses it to finish the
+    /// pending-call row of `callAsync` on every path.
+    package func whenDone(_ fn: @escaping @Sendable () -> Void) { done.add(fn) }
 
     /// Waits for the next message.
     /// - Parameter timeout: seconds, or nil to wait until a message or a dead message arrives.
@@ -119,6 +133,30 @@ public final class Receiver: Sendable {
     /// Waits for the next message and decodes its data as `T`.
     public func getData<T: Decodable>(_ type: T.Type, timeout: Double? = nil) throws -> T {
         try get(timeout: timeout).unpickle(T.self)
+    }
+}
+
+/// Functions to run once, when a receiver is done; later ones run at once.
+private final class DoneHook: Sendable {
+    private let state = Mutex<(fired: Bool, fns: [@Sendable () -> Void])>((false, []))
+
+    func add(_ fn: @escaping @Sendable () -> Void) {
+        let now = state.withLock { s -> Bool in
+            if s.fired { return true }
+            s.fns.append(fn)
+            return false
+        }
+        if now { fn() }
+    }
+
+    func fire() {
+        let fns = state.withLock { s -> [@Sendable () -> Void] in
+            if s.fired { return [] }
+            s.fired = true
+            defer { s.fns.removeAll() }
+            return s.fns
+        }
+        for fn in fns { fn() }
     }
 }
 

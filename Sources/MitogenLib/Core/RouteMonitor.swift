@@ -46,23 +46,39 @@ extension Router {
     }
 
     /// Longest context name a peer may give (Mitogen's `_unpickle_context` limit).
-    static let maxContextNameLength = 500
+    package static let maxContextNameLength = 500
 
+    /// Handles ADD_ROUTE from a child: checks the claim (`claimRefusal`),
+    /// caps the routes one stream's subtree may hold at `Stream.maxRoutes`,
+    /// and keeps the name only once made safe to show (`sanitizedForLog`).
+    /// Refusals are logged at a bounded rate per stream (`logRefusal`).
     private func onAddRoute(_ msg: Message) {
-        guard let (id, name) = parseRoute(msg), let via = routes.withLock({ $0[msg.srcID] }) else {
-            logError("bad ADD_ROUTE from \(msg.srcID): \(Value.bytes(Array(msg.data.prefix(80))).displayText)")
+        guard let (id, rawName) = parseRoute(msg), let via = routes.withLock({ $0[msg.srcID] }) else {
+            logRefusal(
+                "bad ADD_ROUTE from \(msg.srcID): \(Value.bytes(Array(msg.data.prefix(80))).displayText)",
+                from: routes.withLock { $0[msg.srcID] })
             return
         }
+        let name = rawName.map { sanitizedForLog($0, limit: Self.maxContextNameLength) }
         if let refusal = claimRefusal(id, via: via) {
-            logError("ADD_ROUTE for \(id) from \(msg.srcID) refused: \(refusal)")
+            logRefusal("ADD_ROUTE for \(id) from \(msg.srcID) refused: \(refusal)", from: via)
             return
         }
-        let existing = routes.withLock { $0[id] }
-        if let existing, existing !== via {
-            logError("ADD_ROUTE for \(id) from \(msg.srcID) conflicts with the route via \(existing.name)")
+        let outcome = routes.withLock { map -> String? in
+            if let existing = map[id] {
+                return existing === via ? nil : "conflicts with the route via \(existing.name)"
+            }
+            guard via.claimedRoutes.load(ordering: .relaxed) < Stream.maxRoutes else {
+                return "its subtree already holds \(Stream.maxRoutes) routes"
+            }
+            via.claimedRoutes.add(1, ordering: .relaxed)
+            map[id] = via
+            return nil
+        }
+        if let outcome {
+            logRefusal("ADD_ROUTE for \(id) from \(msg.srcID) refused: \(outcome)", from: via)
             return
         }
-        routes.withLock { $0[id] = via }
         let ctx = context(byID: id, name: name)
         if ctx.name == nil, let name { ctx.setName(name) }
         announceRoute(id, name: name ?? String(id))
@@ -94,10 +110,12 @@ extension Router {
         }
         guard let route = routes.withLock({ $0[id] }) else { return }
         guard route === routes.withLock({ $0[msg.srcID] }) else {
-            logError("DEL_ROUTE for \(id) from \(msg.srcID), which is not the route to it")
+            logRefusal("DEL_ROUTE for \(id) from \(msg.srcID), which is not the route to it", from: routes.withLock { $0[msg.srcID] })
             return
         }
-        routes.withLock { _ = $0.removeValue(forKey: id) }
+        if routes.withLock({ $0.removeValue(forKey: id) }) != nil, route.remoteID != id {
+            route.claimedRoutes.subtract(1, ordering: .relaxed)
+        }
         contextDisconnected(id)
         propagateLoss([id], except: route)
     }

@@ -56,9 +56,16 @@ public final class Router: @unchecked Sendable {
     private let handlers = Mutex<[UInt32: HandlerEntry]>([:])
     private let nextHandle = Atomic<UInt32>(Handle.firstDynamic)
     package let routes = Mutex<[UInt32: Stream]>([:])
-    private let contexts = Mutex<[UInt32: Context]>([:])
+    /// Canonical contexts by id; gone ones nothing else holds are pruned
+    /// (see `pruneContexts`), so the table does not keep every id ever seen.
+    private let contexts = Mutex(ContextTable())
+    struct ContextTable {
+        var map: [UInt32: Context] = [:]
+        /// Prune when the table reaches this size (twice what survived the last prune).
+        var pruneAt = 256
+    }
     private let ownsBroker: Bool
-    private(set) var parentStream: Stream?
+    package private(set) var parentStream: Stream?
     private let exited = Atomic<Bool>(false)
     /// What the master's snapshot API reads; also fed in children for their own use.
     public let observer = RouterObserver()
@@ -157,18 +164,34 @@ public final class Router: @unchecked Sendable {
     // MARK: Contexts and routes
 
     /// The name of the context `id`, if this router has heard of it.
-    package func knownName(of id: UInt32) -> String? { contexts.withLock { $0[id]?.name } }
+    package func knownName(of id: UInt32) -> String? { contexts.withLock { $0.map[id]?.name } }
 
     /// The canonical `Context` for `id`, created on first use.
+    ///
+    /// A context that disconnected and that no one else holds is eventually
+    /// forgotten; asking for its id again then gives a fresh `Context` (ids
+    /// are never reused, and calls to it fail with "no route").
     public func context(byID id: UInt32, name: String? = nil) -> Context {
-        contexts.withLock { map in
-            if let c = map[id] {
+        contexts.withLock { table in
+            if let c = table.map[id] {
                 if c.name == nil, let name { c.setName(name) }
                 return c
             }
             let c = Context(router: self, id: id, name: name)
-            map[id] = c
+            table.map[id] = c
             return c
+        }
+    }
+
+    /// Forgets canonical contexts that are disconnected and referenced by
+    /// this table only, once the table has doubled since the last prune.
+    private func pruneContexts() {
+        contexts.withLock { table in
+            guard table.map.count >= table.pruneAt else { return }
+            for id in Array(table.map.keys) where table.map[id]?.isDisconnected == true {
+                if isKnownUniquelyReferenced(&table.map[id]!) { table.map[id] = nil }
+            }
+            table.pruneAt = max(256, table.map.count * 2)
         }
     }
 
@@ -246,7 +269,7 @@ public final class Router: @unchecked Sendable {
         var msg = original
         if msg.data.count > maxMessageSize {
             let reason = "message too large (max \(maxMessageSize) bytes)"
-            logError("\(describe(msg)): \(reason)")
+            logRefusal("\(describe(msg)): \(reason)", from: ingress)
             if msg.replyTo != 0 && !msg.isDead {
                 sendDead(replyingTo: msg, reason)
             } else if !msg.isDead {
@@ -262,11 +285,11 @@ public final class Router: @unchecked Sendable {
             }
             sourceStream = srcStream
             if ingress !== authStream {
-                logError("\(ingress.name): bad auth_id: got \(msg.authID) via \(ingress.name), not \(authStream?.name ?? "nothing"): \(describe(msg))")
+                logRefusal("\(ingress.name): bad auth_id: got \(msg.authID) via \(ingress.name), not \(authStream?.name ?? "nothing"): \(describe(msg))", from: ingress)
                 return
             }
             if msg.srcID != msg.authID && ingress !== srcStream {
-                logError("\(ingress.name): bad src_id: got \(msg.srcID) via \(ingress.name), not \(srcStream?.name ?? "nothing"): \(describe(msg))")
+                logRefusal("\(ingress.name): bad src_id: got \(msg.srcID) via \(ingress.name), not \(srcStream?.name ?? "nothing"): \(describe(msg))", from: ingress)
                 return
             }
             if let stamp = ingress.authID { msg.authID = stamp }
@@ -282,23 +305,38 @@ public final class Router: @unchecked Sendable {
         }
         guard let out, !(ingress != nil && out === ingress && ingress === parent) else {
             let reason = "no route to \(msg.dstID), my ID is \(contextID)"
-            logError("\(reason): \(describe(msg))")
+            logRefusal("\(reason): \(describe(msg))", from: ingress)
             sendDead(replyingTo: msg, reason)
             return
         }
         if let ingress, unidirectional, !(ingress.isPrivileged || out.isPrivileged) {
             let reason = "routing mode prevents forward of message from context \(msg.srcID) to context \(msg.dstID) via context \(contextID)"
-            logError(reason)
+            logRefusal(reason, from: ingress)
             sendDead(replyingTo: msg, reason)
             return
         }
         do {
-            if try !out.send(msg) {
-                sendDead(replyingTo: msg, "no route to \(msg.dstID), my ID is \(contextID)")
+            switch try out.trySend(msg) {
+            case .accepted: break
+            case .closed: sendDead(replyingTo: msg, "no route to \(msg.dstID), my ID is \(contextID)")
+            case .full: sendDead(replyingTo: msg, "the stream to \(out.name) is backed up: message dropped")
             }
         } catch {
             sendDead(replyingTo: msg, "message too large (max \(out.maxMessageSize) bytes)")
         }
+    }
+
+    /// Logs why a message was refused: always for a local one; for one from a
+    /// peer the first ten and then every power of two per stream (with the
+    /// count), so a flood of refused messages cannot flood the log.
+    package func logRefusal(_ text: @autoclosure () -> String, from stream: Stream?) {
+        guard let stream else {
+            logError(text())
+            return
+        }
+        let (log, count) = stream.noteRefusal()
+        guard log else { return }
+        logError(count > 10 ? "\(text()) (\(count) refused from \(stream.name) so far; only some are logged)" : text())
     }
 
     private func invoke(_ original: Message, from stream: Stream?) {
@@ -317,7 +355,7 @@ public final class Router: @unchecked Sendable {
         }
         if let refusal = looked.refusal {
             if !msg.isDead {
-                logError("\(refusal): \(describe(msg)) from \(stream?.name ?? "local")")
+                logRefusal("\(refusal): \(describe(msg)) from \(stream?.name ?? "local")", from: stream)
             }
             sendDead(replyingTo: msg, refusal)
             return
@@ -372,10 +410,11 @@ public final class Router: @unchecked Sendable {
             return out
         }
         // Mark the context gone first, so a woken waiter sees it disconnected.
-        let ctx = contexts.withLock { $0[id] }
+        let ctx = contexts.withLock { $0.map[id] }
         ctx?.fireDisconnect()
         observer.contextGone(id)
         for (h, fn) in woken { fn(deadMessage(ChannelError.respondentDisconnected, handle: h)) }
+        pruneContexts()
     }
 
     // MARK: Shutdown

@@ -43,6 +43,8 @@ public final class RouterObserver: Sendable {
         var logs: [LogRecord] = []
         var logStart = 0
         var droppedLogs = 0
+        /// UTF-8 bytes of the live records' messages.
+        var logBytes = 0
         var generation: UInt64 = 0
     }
     private let state = Mutex(State())
@@ -50,6 +52,15 @@ public final class RouterObserver: Sendable {
     let contextTable = Mutex<[UInt32: ContextInfo]>([:])
     /// How many log records are kept; older ones are dropped (and counted).
     public let logCapacity = 5000
+    /// Most UTF-8 bytes of messages kept in all: older records are dropped
+    /// (and counted) to stay under it. A record from a child is already cut
+    /// to `maxLogRecordBytes`, so many long records cannot add up to
+    /// `logCapacity` times that.
+    public let logByteCapacity = 16 << 20
+    /// Most contexts kept in `contexts` once gone or failed; the oldest of
+    /// them are forgotten first, so a long-running master's table does not
+    /// grow with every context it ever started.
+    public let goneContextCapacity = 1000
 
     /// Runs `fn` (on whatever thread made the change) after every change.
     /// Keep it cheap: e.g. write a byte to a wake-up pipe.
@@ -95,13 +106,15 @@ public final class RouterObserver: Sendable {
     package func appendLog(_ record: LogRecord) {
         changed { s in
             s.logs.append(record)
-            if s.logs.count - s.logStart > logCapacity {
+            s.logBytes += record.message.utf8.count
+            while s.logs.count - s.logStart > logCapacity || (s.logBytes > logByteCapacity && s.logs.count - s.logStart > 1) {
+                s.logBytes -= s.logs[s.logStart].message.utf8.count
                 s.logStart += 1
                 s.droppedLogs += 1
-                if s.logStart > logCapacity {
-                    s.logs.removeFirst(s.logStart)
-                    s.logStart = 0
-                }
+            }
+            if s.logStart > logCapacity {
+                s.logs.removeFirst(s.logStart)
+                s.logStart = 0
             }
         }
     }
@@ -109,9 +122,25 @@ public final class RouterObserver: Sendable {
     func streamGone(_ stream: Stream) { notifyChanged() }
     func contextGone(_ id: UInt32) {
         contextTable.withLock { table in
-            if table[id] != nil, case .failed = table[id]!.state {} else { table[id]?.state = .gone }
+            if let info = table[id], case .failed = info.state {} else { table[id]?.state = .gone }
+            Self.forgetOldGone(&table, keeping: goneContextCapacity)
         }
         notifyChanged()
+    }
+
+    /// Drops the oldest gone or failed contexts beyond `keeping` (down to 90 %
+    /// of it, so the sort runs once per many contexts, not for each).
+    private static func forgetOldGone(_ table: inout [UInt32: ContextInfo], keeping: Int) {
+        let ended = table.values.filter {
+            switch $0.state {
+            case .gone, .failed: true
+            default: false
+            }
+        }
+        guard ended.count > keeping else { return }
+        for info in ended.sorted(by: { $0.since < $1.since }).prefix(ended.count - keeping * 9 / 10) {
+            table[info.id] = nil
+        }
     }
     func brokerExited() { notifyChanged() }
 }

@@ -1,7 +1,7 @@
 import CMitogenSys
 import Glibc
 package import Synchronization
-import MitogenWire
+package import MitogenWire
 package import MitogenSys
 
 /// What a stream does with bytes before framing starts (the child upload
@@ -29,6 +29,21 @@ public struct StreamCounters: Sendable, Equatable {
     public var messagesOut: UInt64 = 0
     /// Bytes accepted for sending but not yet written.
     public var queuedBytes: UInt64 = 0
+    /// Messages refused because the transmit queue was full (see `Stream.maxQueuedBytes`).
+    public var droppedMessages: UInt64 = 0
+    /// Messages from the peer that were refused (no route, bad authority,
+    /// refused by policy, ...).
+    public var refusedMessages: UInt64 = 0
+}
+
+/// What became of bytes handed to `Stream.sendRaw`.
+package enum StreamSendResult: Equatable {
+    /// Written or queued.
+    case accepted
+    /// The stream is closed: nothing was sent.
+    case closed
+    /// More than `Stream.maxQueuedBytes` were already waiting: dropped.
+    case full
 }
 
 /// A connection to one directly connected context: a pair of descriptors
@@ -37,9 +52,24 @@ public struct StreamCounters: Sendable, Equatable {
 /// Receiving runs on the broker thread. Sending is safe from any thread: when
 /// nothing is queued the caller writes straight to the descriptor, which keeps
 /// the broker thread (and a cross-CPU wake-up) off the call path; what does
-/// not fit is queued and the broker finishes it. A sender blocks while more
-/// than `highWater` bytes are queued, so a fast producer cannot grow memory
-/// without bound (flow control).
+/// not fit is queued and the broker finishes it.
+///
+/// Memory is bounded whatever the peer does (DESIGN §6):
+/// - A sender on another thread blocks while more than `highWater` bytes are
+///   queued (flow control), until the queue drains to `lowWater` or no byte
+///   has left for `drainStallTimeout` seconds.
+/// - The broker thread never blocks, so a stream to a child stops reading
+///   that child while more than `highWater` bytes wait for it: a child that
+///   does not read its replies cannot make this side queue more of them.
+/// - Nothing is queued beyond `maxQueuedBytes` (a message that finds the queue
+///   below it is taken whole): later messages are dropped, counted in
+///   `counters.droppedMessages` and logged once per episode.
+///
+/// Descriptors are registered, written and closed in one order: `disconnect`
+/// runs on the broker thread, marks the stream closed under the transmit lock
+/// before it unregisters and closes, and a registration deferred to the
+/// broker thread checks that mark first, so a closed (or reused) descriptor
+/// is never watched or written.
 public final class Stream: @unchecked Sendable {
     // @unchecked: `decoder`, `handshake`, `egressIDs`, `disconnectHooks` and the
     // sides' handlers are touched only on the broker thread; everything other
@@ -74,8 +104,21 @@ public final class Stream: @unchecked Sendable {
     package var disconnectHooks: [() -> Void] = []
     let maxMessageSize: Int
 
+    /// Queued bytes above which other threads' sends wait, and a child's
+    /// stream stops being read.
     static let highWater = 4 << 20
+    /// Queued bytes at which waiting senders resume and reading restarts.
     static let lowWater = 1 << 20
+    /// Most bytes a stream queues: a message that finds more waiting is dropped.
+    package static let maxQueuedBytes = 16 << 20
+    /// Most routes (ADD_ROUTE claims) the subtree behind one stream may hold.
+    package static let maxRoutes = 16_384
+    /// Default seconds a blocked sender waits with no byte leaving before it
+    /// gives up waiting (its message stays queued).
+    package static let defaultDrainStallTimeout = 30.0
+    /// Small queued writes are merged up to this size: one array per write
+    /// would cost more than the bytes for tiny messages.
+    static let coalesceLimit = 64 << 10
 
     private struct TxState {
         var queue: [[UInt8]] = []
@@ -84,6 +127,9 @@ public final class Stream: @unchecked Sendable {
         var armed = false
         var closed = false
         var waiters = 0
+        var stallTimeout = Stream.defaultDrainStallTimeout
+        /// Set when a drop was logged; cleared when the queue drains.
+        var overflowLogged = false
     }
     private let txState = Mutex(TxState())
     private let drained = Latch<Bool>()
@@ -91,7 +137,21 @@ public final class Stream: @unchecked Sendable {
     private let bytesOut = Atomic<UInt64>(0)
     private let messagesIn = Atomic<UInt64>(0)
     private let messagesOut = Atomic<UInt64>(0)
+    private let dropped = Atomic<UInt64>(0)
+    private let refused = Atomic<UInt64>(0)
     private let disconnectedFlag = Atomic<Bool>(false)
+    /// Routes claimed through this stream (ADD_ROUTE), at most `maxRoutes`.
+    package let claimedRoutes = Atomic<Int>(0)
+    /// True while reading is paused because the peer does not drain what
+    /// this side queued for it (broker thread only).
+    private var readingPaused = false
+
+    /// Seconds a sender blocked by flow control waits with no byte leaving
+    /// before it stops waiting (`defaultDrainStallTimeout` unless set).
+    package var drainStallTimeout: Double {
+        get { txState.withLock { $0.stallTimeout } }
+        set { txState.withLock { $0.stallTimeout = newValue } }
+    }
 
     package init(
         name: String, remoteID: UInt32, broker: Broker, rx: FileDescriptor, tx: FileDescriptor,
@@ -114,17 +174,50 @@ public final class Stream: @unchecked Sendable {
         StreamCounters(
             bytesIn: bytesIn.load(ordering: .relaxed), bytesOut: bytesOut.load(ordering: .relaxed),
             messagesIn: messagesIn.load(ordering: .relaxed), messagesOut: messagesOut.load(ordering: .relaxed),
-            queuedBytes: UInt64(txState.withLock { $0.queued }))
+            queuedBytes: UInt64(txState.withLock { $0.queued }), droppedMessages: dropped.load(ordering: .relaxed),
+            refusedMessages: refused.load(ordering: .relaxed))
+    }
+
+    /// Counts a message from the peer that was refused. Returns true when the
+    /// refusal should be logged: the first ten, then every power of two, so
+    /// a peer cannot flood the log.
+    package func noteRefusal() -> (log: Bool, count: UInt64) {
+        let n = refused.add(1, ordering: .relaxed).newValue
+        return (n <= 10 || n & (n - 1) == 0, n)
     }
 
     public var isDisconnected: Bool { disconnectedFlag.load(ordering: .acquiring) }
 
     // MARK: Receive (broker thread)
 
-    /// Starts reading. Call on the broker thread.
+    /// Starts reading. Call on the broker thread; does nothing once disconnected.
     func start() {
+        guard !isDisconnected else { return }
         rxSide.onHandOff = { [self] in drainFrames() }
         broker.startReceive(rxSide) { [self] in onReadable() }
+    }
+
+    /// True when reading from the peer should wait: it is a child (not
+    /// privileged) and does not drain what is queued for it.
+    private var mustPauseReading: Bool {
+        !isPrivileged && txState.withLock { $0.queued > Self.highWater }
+    }
+
+    /// Stops reading until `onWritable` drains the queue (broker thread).
+    private func pauseReading() {
+        guard !readingPaused, !isDisconnected else { return }
+        readingPaused = true
+        logDebug("\(name): peer is not reading (over \(Self.highWater) bytes queued): reading paused")
+        broker.stopReceive(rxSide)
+    }
+
+    /// Reads again after a pause, first routing frames already buffered (broker thread).
+    private func resumeReading() {
+        guard readingPaused, !isDisconnected else { return }
+        readingPaused = false
+        logDebug("\(name): queue drained: reading resumed")
+        broker.startReceive(rxSide) { [self] in onReadable() }
+        drainFrames()
     }
 
     private static let readBufferSize = WireLimits.chunkSize
@@ -176,6 +269,10 @@ public final class Stream: @unchecked Sendable {
 
     private func drainFrames() {
         while !isDisconnected {
+            if mustPauseReading {
+                pauseReading()
+                return
+            }
             let message: Message?
             do {
                 message = try decoder.next()
@@ -199,22 +296,39 @@ public final class Stream: @unchecked Sendable {
     // MARK: Transmit (any thread)
 
     /// Frames and sends `message`. Safe from any thread. Returns false if the
-    /// stream is closed (the message is dropped; callers send dead replies).
+    /// stream is closed or its queue is full (the message is dropped; callers
+    /// send dead replies).
     /// - Throws: `FrameError.tooLarge` if it exceeds the maximum message size.
     @discardableResult
-    func send(_ message: Message) throws(FrameError) -> Bool {
-        let frame = try message.frame(maxMessageSize: maxMessageSize)
-        messagesOut.add(1, ordering: .relaxed)
-        return sendRaw(frame)
+    package func send(_ message: Message) throws(FrameError) -> Bool {
+        try trySend(message) == .accepted
     }
 
-    /// Sends bytes as they are (handshake replies, or frames). Safe from any thread.
+    /// `send` that says why a message was not taken.
+    /// - Throws: `FrameError.tooLarge` if it exceeds the maximum message size.
+    func trySend(_ message: Message) throws(FrameError) -> StreamSendResult {
+        let frame = try message.frame(maxMessageSize: maxMessageSize)
+        let result = sendRaw(frame)
+        if result == .accepted { messagesOut.add(1, ordering: .relaxed) }
+        return result
+    }
+
+    /// Sends bytes as they are (handshake replies, or frames). Safe from any
+    /// thread; see the type's comment for when it waits and when it drops.
     @discardableResult
-    func sendRaw(_ bytes: [UInt8]) -> Bool {
+    func sendRaw(_ bytes: [UInt8]) -> StreamSendResult {
         var arm = false
         var mustWait = false
-        let accepted = txState.withLock { st -> Bool in
-            if st.closed { return false }
+        var logDrop: Int?
+        let result = txState.withLock { st -> StreamSendResult in
+            if st.closed { return .closed }
+            if st.queued >= Self.maxQueuedBytes {
+                if !st.overflowLogged {
+                    st.overflowLogged = true
+                    logDrop = st.queued
+                }
+                return .full
+            }
             var rest = bytes[...]
             if st.queue.isEmpty {
                 // Fast path: write now on the calling thread.
@@ -226,7 +340,11 @@ public final class Stream: @unchecked Sendable {
                 }
             }
             if !rest.isEmpty {
-                st.queue.append(Array(rest))
+                if let last = st.queue.indices.last, st.queue[last].count < Self.coalesceLimit {
+                    st.queue[last].append(contentsOf: rest)
+                } else {
+                    st.queue.append(Array(rest))
+                }
                 st.queued += rest.count
                 if !st.armed {
                     st.armed = true
@@ -237,28 +355,51 @@ public final class Stream: @unchecked Sendable {
                     mustWait = true
                 }
             }
-            return true
+            return .accepted
+        }
+        if result == .full {
+            dropped.add(1, ordering: .relaxed)
+            if let logDrop {
+                logWarning("\(name): \(logDrop) bytes wait for a peer that does not read: dropping messages until the queue drains")
+            }
         }
         if arm {
             broker.defer { [self] in
+                // Runs after a disconnect that happened meanwhile: never watch
+                // the closed (possibly reused) descriptor.
+                guard !isDisconnected else { return }
                 broker.startTransmit(txSide) { [self] in onWritable() }
             }
         }
         if mustWait { waitForDrain() }
-        return accepted
+        return result
     }
 
+    /// Blocks (a thread other than the broker's) until the queue is down to
+    /// `lowWater`, the stream closes, or no byte has left for
+    /// `drainStallTimeout` seconds; the message that made it wait stays queued.
     private func waitForDrain() {
+        var progress = bytesOut.load(ordering: .relaxed)
+        var lastProgress = monotonicNow()
         while true {
             _ = try? drained.get(timeout: 0.25)
-            let done = txState.withLock { st -> Bool in
+            let (done, stall, queued) = txState.withLock { st -> (Bool, Double, Int) in
                 if st.closed || st.queued <= Self.lowWater {
                     st.waiters -= 1
-                    return true
+                    return (true, st.stallTimeout, st.queued)
                 }
-                return false
+                return (false, st.stallTimeout, st.queued)
             }
             if done { return }
+            let written = bytesOut.load(ordering: .relaxed)
+            let now = monotonicNow()
+            if written != progress {
+                (progress, lastProgress) = (written, now)
+            } else if now - lastProgress >= stall {
+                txState.withLock { $0.waiters -= 1 }
+                logWarning("\(name): the peer read nothing for \(stall) s with \(queued) bytes queued: sender stops waiting")
+                return
+            }
         }
     }
 
@@ -297,26 +438,40 @@ public final class Stream: @unchecked Sendable {
             return true
         }
         if empty { broker.stopTransmit(txSide) }
-        if wakeWaiters || (txState.withLock { $0.waiters > 0 && $0.queued <= Self.lowWater }) {
-            try? drained.put(true)
+        let (wake, drainedLow) = txState.withLock { st -> (Bool, Bool) in
+            let low = st.queued <= Self.lowWater
+            if low { st.overflowLogged = false }
+            return (wakeWaiters || (st.waiters > 0 && low), low)
         }
-        if let failed { disconnect(reason: "write failed: \(failed)") }
+        if wake { try? drained.put(true) }
+        if let failed {
+            disconnect(reason: "write failed: \(failed)")
+        } else if drainedLow && readingPaused {
+            resumeReading()
+        }
     }
 
     // MARK: Disconnect (broker thread)
 
     /// Closes the stream: stops watching, closes the descriptors, wakes blocked
     /// senders, and runs the disconnect hooks (the router deletes routes and
-    /// wakes waiters). Idempotent.
+    /// wakes waiters). Idempotent. Runs on the broker thread (called from
+    /// another, it is deferred there), so the descriptors are unregistered
+    /// before they are closed and no deferred registration can follow.
     package func disconnect(reason: String) {
+        guard broker.isOnBrokerThread else {
+            broker.defer { [self] in disconnect(reason: reason) }
+            return
+        }
         guard !disconnectedFlag.exchange(true, ordering: .acquiringAndReleasing) else { return }
-        broker.remove(rxSide)
-        if txSide !== rxSide { broker.remove(txSide) }
+        // Closed first: from here no thread writes to the descriptors.
         txState.withLock { st in
             st.closed = true
             st.queue.removeAll()
             st.queued = 0
         }
+        broker.remove(rxSide)
+        if txSide !== rxSide { broker.remove(txSide) }
         drained.close()
         rx.close()
         if tx != rx { tx.close() }

@@ -25,6 +25,8 @@ package final class ParentState: Sendable {
     /// Extra environment for processes this router spawns (tests point
     /// XDG_CACHE_HOME at a fresh cache with it, without touching the process).
     let childEnvironment = Mutex<[String: String]>([:])
+    /// Longest logger name taken from a child's log record (UTF-8 bytes).
+    package static let maxLoggerNameBytes = 256
     /// Processes this router spawned and has not reaped yet.
     let childProcesses = Mutex<Set<Int32>>([])
     /// Fallback cache roots for the first stage (nil: `FirstStage.defaultFallbackRoots`).
@@ -43,10 +45,12 @@ package final class ParentState: Sendable {
             guard let router, !msg.isDead else { return }
             let parts = msg.data.split(separator: 0, maxSplits: 2, omittingEmptySubsequences: false)
             guard parts.count == 3 else { return }
+            // Cut and escaped before anything is decoded in full: the text
+            // may be as long as a message (128 MiB).
             router.logFromChild(
-                contextID: msg.srcID, logger: String(decoding: parts[0], as: UTF8.self),
-                level: Int(String(decoding: parts[1], as: UTF8.self)) ?? PythonLogLevel.info,
-                message: String(decoding: parts[2], as: UTF8.self))
+                contextID: msg.srcID, logger: sanitizedForLog(utf8: parts[0], limit: ParentState.maxLoggerNameBytes),
+                level: parts[1].count <= 8 ? Int(String(decoding: parts[1], as: UTF8.self)) ?? PythonLogLevel.info : PythonLogLevel.info,
+                message: sanitizedForLog(utf8: parts[2]))
         }
         _ = try? router.addHandler(handle: Handle.allocateID) { [weak router] msg in
             guard let router, !msg.isDead else { return }
@@ -165,8 +169,14 @@ extension Router {
 
     /// Records a log line drained from a context: into the observer's buffer
     /// and this process's swift-log, as `<logger>.[<context name>]`.
-    func logFromChild(contextID id: UInt32, logger: String, level: Int, message: String) {
-        let name = knownName(of: id) ?? String(id)
+    ///
+    /// Everything in it came from the child, so it is sanitised first
+    /// (`sanitizedForLog`): control characters but tab become visible escapes
+    /// and each part is bounded (the message to `maxLogRecordBytes`).
+    func logFromChild(contextID id: UInt32, logger rawLogger: String, level: Int, message rawMessage: String) {
+        let name = sanitizedForLog(knownName(of: id) ?? String(id), limit: ParentState.maxLoggerNameBytes)
+        let logger = sanitizedForLog(rawLogger, limit: ParentState.maxLoggerNameBytes)
+        let message = sanitizedForLog(rawMessage)
         observer.appendLog(
             LogRecord(contextID: id, contextName: name, logger: logger, level: level, message: message, time: wallClockNow()))
         Logger(label: "\(logger).[\(name)]").log(level: Logger.Level(pythonLevel: level), "\(message)")

@@ -61,7 +61,8 @@ extension Router {
         if routes.withLock({ $0[id] }) == nil {
             try addRoute(targetID: id, viaID: via.contextID)
         }
-        let name = options.name ?? "\(via.name ?? String(via.contextID)).\(childName)"
+        // The intermediary's text: made safe to show and log before it names anything.
+        let name = options.name ?? "\(via.name ?? String(via.contextID)).\(sanitizedForLog(childName, limit: Router.maxContextNameLength))"
         let context = context(byID: id)
         context.setName(name)
         observer.contextAdded(

@@ -47,6 +47,18 @@ package func sendSignal(_ signal: Int32, to pid: pid_t) -> Bool {
     }
 }
 
+/// Sends `signal` to the process group `pid` leads (`kill(-pid, signal)`),
+/// so its own children go too; to `pid` alone when it does not lead a group
+/// of its own (`getpgid(pid) != pid`), so this never signals a group the
+/// process merely belongs to (such as ours).
+/// - Returns: false when nothing could be signalled (ESRCH, EPERM).
+@discardableResult
+package func sendSignal(_ signal: Int32, toGroupOf pid: pid_t) -> Bool {
+    guard pid > 0 else { return false }
+    let leads = (try? valueOrErrno({ getpgid(pid) }).get()) == pid && pid != getpgrp()
+    return sendSignal(signal, to: leads ? -pid : pid)
+}
+
 /// Reaps those of `pids` (our unreaped children) that exit within `timeout`
 /// seconds, sleeping in `poll(2)` on their pidfds until one exits or the time
 /// is up: no polling loop. Where pidfds are missing (Linux before 5.3) it

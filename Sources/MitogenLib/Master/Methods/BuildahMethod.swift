@@ -1,5 +1,5 @@
 public import MitogenCore
-public import MitogenWire
+import MitogenWire
 
 /// The `buildah` method: a context inside a Buildah working container (the
 /// seed's `Router.buildah`, Mitogen 0.3.54's `mitogen.buildah`).

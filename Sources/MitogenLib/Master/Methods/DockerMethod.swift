@@ -1,5 +1,5 @@
 public import MitogenCore
-public import MitogenWire
+import MitogenWire
 
 /// The `docker` method: a context inside an existing Docker container, or in
 /// a temporary one made from an image (the seed's `Router.docker`, Mitogen

@@ -1,5 +1,5 @@
 public import MitogenCore
-public import MitogenWire
+import MitogenWire
 
 /// The `jail` method: a context inside a FreeBSD jail through `jexec` (the
 /// seed's `Router.jail`, Mitogen 0.3.54's `mitogen.jail`).

@@ -1,5 +1,5 @@
 public import MitogenCore
-public import MitogenWire
+import MitogenWire
 
 /// The `kubectl` method: a context inside a Kubernetes pod (the seed's
 /// `Router.kubectl`, Mitogen 0.3.54's `mitogen.kubectl`).

@@ -1,5 +1,5 @@
 public import MitogenCore
-public import MitogenWire
+import MitogenWire
 
 /// The `lxc` method: a context inside an LXC (classic) container through
 /// `lxc-attach` (the seed's `Router.lxc`, Mitogen 0.3.54's `mitogen.lxc`).

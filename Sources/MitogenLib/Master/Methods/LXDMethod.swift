@@ -1,5 +1,5 @@
 public import MitogenCore
-public import MitogenWire
+import MitogenWire
 
 /// The `lxd` method: a context inside an LXD container through the `lxc`
 /// client (the seed's `Router.lxd`, Mitogen 0.3.54's `mitogen.lxd`).

@@ -1,5 +1,5 @@
 public import MitogenCore
-public import MitogenWire
+import MitogenWire
 
 /// The `podman` method: a context inside an existing Podman container (the
 /// seed's `Router.podman`, Mitogen 0.3.54's `mitogen.podman`).

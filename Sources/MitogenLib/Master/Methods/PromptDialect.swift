@@ -1,5 +1,5 @@
-package import MitogenCore
-package import MitogenWire
+import MitogenCore
+import MitogenWire
 
 /// What one tool's prompts and failure messages look like: Mitogen 0.3.54's
 /// patterns (notes/mitogen-wire.md §8) plus a few fatal messages Mitogen

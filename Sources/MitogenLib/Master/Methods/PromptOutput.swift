@@ -1,5 +1,5 @@
-package import MitogenCore
-package import MitogenWire
+import MitogenCore
+import MitogenWire
 
 /// The last bytes a tool printed, kept for error texts: secrets masked,
 /// terminal escape sequences removed, control characters made visible.

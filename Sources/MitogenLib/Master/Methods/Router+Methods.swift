@@ -1,5 +1,5 @@
 public import MitogenCore
-public import MitogenWire
+import MitogenWire
 
 // The seed's context factories for the spawned methods. Each takes the
 // method's own parameters (Mitogen's names and defaults), then `name`,

@@ -1,5 +1,5 @@
 public import MitogenCore
-public import MitogenWire
+import MitogenWire
 
 /// The `setns` method: a context in a container's namespaces, entered
 /// directly with `setns(2)` instead of through the container tool (the

@@ -1,5 +1,5 @@
-package import MitogenCore
-package import MitogenWire
+import MitogenCore
+import MitogenWire
 
 /// Shell quoting and word splitting as Mitogen 0.3.54 (and Python) do it.
 ///

@@ -1,5 +1,5 @@
-public import MitogenCore
-public import MitogenWire
+package import MitogenCore
+package import MitogenWire
 
 /// How a spawned tool's standard streams are wired, as in Mitogen 0.3.54
 /// (notes/mitogen-wire.md §8, "stdio" column).

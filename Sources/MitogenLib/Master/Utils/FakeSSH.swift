@@ -109,8 +109,18 @@ public enum FakeSSH {
             defer { out.close() }
             let call = try dest.callAsyncValue(
                 "fakessh.exec", args: [.str(command), .sender(contextID: router.contextID, handle: out.handle)])
-            guard case .sender(let cid, let handle) = try out.get(timeout: 30).unpickle() else { return }
-            let stdin = Sender(context: router.context(byID: cid), handle: handle)
+            defer { call.close() }
+            let first = try out.get(timeout: 30).unpickle()
+            guard case .sender(let cid, let handle) = first else {
+                throw StreamError("fakessh: \(dest) did not answer with a Sender for stdin but \(first.displayText)")
+            }
+            // Only the callee may receive the stdin this process pumps with
+            // its own authority: never a sibling's handle (its SHUTDOWN, say).
+            guard cid == dest.contextID else {
+                throw StreamError(
+                    "fakessh: refused to send stdin to Sender(\(cid), \(handle)): only a Sender of the callee, context \(dest.contextID), may receive it")
+            }
+            let stdin = Sender(context: dest, handle: handle)
             let pump = startThread(name: "fakessh.stdin") {
                 while let chunk = try? FileDescriptor(rawValue: conn).read(upTo: FileDescriptor.pipeChunkSize), !chunk.isEmpty {
                     stdin.send(.blob(chunk))
