@@ -144,6 +144,21 @@ extension Bench {
                 out["ssh_call_rtt_us_median"] = .number(median(rtts))
                 out["ssh_call_rtt_us_p99"] = .number(rtts[min(rtts.count - 1, rtts.count * 99 / 100)])
                 out["ssh_call_rtt_reps"] = .number(Double(callReps))
+                // The same calls without the reply spin (the caller sleeps at
+                // once), as call_rtt_nospin_us_median locally: over ssh the
+                // spinning master competes with ssh and sshd for the CPUs.
+                var sleepy: [Double] = []
+                sleepy.reserveCapacity(callReps)
+                for _ in 0..<callReps {
+                    let t = monotonicNow()
+                    let r = try context.callAsyncValue("os.getpid", args: [])
+                    _ = try r.get().unpickle()
+                    r.close()
+                    sleepy.append((monotonicNow() - t) * 1e6)
+                }
+                sleepy.sort()
+                out["ssh_call_rtt_nospin_us_median"] = .number(median(sleepy))
+                out["ssh_call_rtt_nospin_us_p99"] = .number(sleepy[min(sleepy.count - 1, sleepy.count * 99 / 100)])
             }
 
             if let via = target.sudoVia {
