@@ -6,6 +6,13 @@ whose keys are named like mitogen-bench's (bootstrap_local_ms, call_rtt_us_media
 throughput_MBps, ...). The sizes and repetitions are the ones mitogen-bench uses
 (see REPS below); `--quick` shrinks them the way `mitogen-bench --quick` does.
 
+With --ssh-dir=DIR (or --ssh-port=N ...; see peer_common.parse_ssh_args) it
+runs only the remote section instead: ssh and sudo-through-ssh bootstraps and
+call round trips over ssh, mitogen-bench's ssh_* and sudo_* figures. Run in a
+process of its own, its first ssh() is the first connection of the process.
+The targets run /usr/bin/python3 (the venv's interpreter may be unreadable
+to the target users).
+
 Each workload runs on its own: one that fails records "<key>_error" with the
 exception text and the rest still run. Progress goes to stderr.
 
@@ -21,7 +28,8 @@ import time
 import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from peer_common import PeerBench, make_log, parse_args, percentile99, rss_kb  # noqa: E402
+from peer_common import (  # noqa: E402
+    CLASSIC_KEX, PeerBench, make_log, parse_args, parse_ssh_args, percentile99, rss_kb, ssh_trust_args)
 
 CHUNK = 128 * 1024
 
@@ -172,10 +180,90 @@ class Bench(PeerBench):
         a.shutdown(wait=True)
 
 
+class RemoteBench(PeerBench):
+    """The remote section: the same workloads as mitogen-bench's RemoteBench.swift."""
+
+    PYTHON = '/usr/bin/python3'
+
+    def __init__(self, quick, ssh):
+        PeerBench.__init__(self, quick, 0, log)
+        self.ssh = ssh
+
+    def connect(self, router, user=None, extra=()):
+        ssh = self.ssh
+        return router.ssh(hostname=ssh['host'], port=ssh['port'], username=user or ssh['user'],
+                          identity_file=ssh['key'], ssh_args=ssh_trust_args(ssh) + list(extra),
+                          python_path=self.PYTHON, connect_timeout=30)
+
+    def timed_connect(self, router, extra=()):
+        t = time.perf_counter()
+        c = self.connect(router, extra=extra)
+        ms = (time.perf_counter() - t) * 1000
+        c.shutdown(wait=True)
+        return ms
+
+    def run(self, router):
+        import mitogen
+        self.out['mitogen_version'] = '.'.join(str(n) for n in mitogen.__version__)
+        self.out['python_version'] = sys.version.split()[0]
+        self.out['remote_python'] = self.PYTHON
+        self.step('ssh_bootstrap', self.ssh_bootstrap, router)
+        self.step('ssh_call_rtt', self.ssh_call_rtt, router)
+        if self.ssh['sudo_via']:
+            self.step('sudo_bootstrap', self.sudo_bootstrap, router)
+        return self.out
+
+    def ssh_bootstrap(self, router):
+        # Mitogen keeps nothing on the target: its first ssh() in the process is its cold start.
+        self.out['ssh_bootstrap_cold_ms'] = self.timed_connect(router)
+        reps = self.ssh_reps
+        self.out['ssh_bootstrap_ms'] = statistics.median(self.timed_connect(router) for _ in range(reps))
+        kex = ['-o', 'KexAlgorithms=' + CLASSIC_KEX]
+        self.out['ssh_bootstrap_curve25519_ms'] = statistics.median(
+            self.timed_connect(router, kex) for _ in range(reps))
+        self.out['ssh_bootstrap_reps'] = reps
+
+    def ssh_call_rtt(self, router):
+        import platform
+        c = self.connect(router)
+        try:
+            self.out['remote_python_version'] = c.call(platform.python_version)
+            for _ in range(100):
+                c.call(os.getpid)
+            rtts = []
+            for _ in range(self.call_reps):
+                t = time.perf_counter()
+                c.call(os.getpid)
+                rtts.append((time.perf_counter() - t) * 1e6)
+            rtts.sort()
+            self.out['ssh_call_rtt_us_median'] = statistics.median(rtts)
+            self.out['ssh_call_rtt_us_p99'] = percentile99(rtts)
+            self.out['ssh_call_rtt_reps'] = self.call_reps
+        finally:
+            c.shutdown(wait=True)
+
+    def sudo_bootstrap(self, router):
+        hop = self.connect(router, user=self.ssh['sudo_via'])
+        try:
+            # One untimed sudo first, as mitogen-bench does.
+            router.sudo(via=hop, python_path=self.PYTHON, connect_timeout=30).shutdown(wait=True)
+            boots = []
+            for _ in range(self.ssh_reps):
+                t = time.perf_counter()
+                c = router.sudo(via=hop, python_path=self.PYTHON, connect_timeout=30)
+                boots.append((time.perf_counter() - t) * 1000)
+                c.shutdown(wait=True)
+            self.out['sudo_bootstrap_ms'] = statistics.median(boots)
+            self.out['sudo_bootstrap_reps'] = self.ssh_reps
+        finally:
+            hop.shutdown(wait=True)
+
+
 def main(argv):
     quick, via_reps = parse_args(argv)
+    ssh = parse_ssh_args(argv)
     import mitogen.utils
-    bench = Bench(quick, via_reps)
+    bench = RemoteBench(quick, ssh) if ssh else Bench(quick, via_reps)
     out = mitogen.utils.run_with_router(bench.run)
     print(json.dumps(out, indent=2))
 

@@ -20,12 +20,49 @@ struct Bench: ParsableCommand {
     @Flag(help: "Measure only the codec figures (for profiling).")
     var codecOnly = false
 
+    // The remote section runs only when an sshd is named (--ssh-dir or --ssh-port).
+
+    @Option(help: "A scripts/test-sshd.sh directory: take the sshd's port and known_hosts from it.")
+    var sshDir: String?
+
+    @Option(help: "Port of the sshd for the remote figures.")
+    var sshPort: Int?
+
+    @Option(help: "Host of the sshd.")
+    var sshHost = "127.0.0.1"
+
+    @Option(help: "User to log in as.")
+    var sshUser = "mitogen-key"
+
+    @Option(help: "Private key to log in with.")
+    var sshKey = "/var/lib/mitogen-test/keys/id_ed25519"
+
+    @Option(help: "known_hosts file that trusts the sshd (default: DIR/known_hosts with --ssh-dir, else ssh's own).")
+    var sshKnownHosts: String?
+
+    @Option(help: "User whose ssh context runs the NOPASSWD sudo figure (empty: skip it).")
+    var sudoViaUser = "mitogen-bob"
+
+    @Flag(help: "Measure only the remote figures (needs --ssh-dir or --ssh-port).")
+    var sshOnly = false
+
+    func validate() throws {
+        if sshOnly && sshDir == nil && sshPort == nil {
+            throw ValidationError("--ssh-only needs --ssh-dir or --ssh-port")
+        }
+    }
+
     func run() throws {
+        let target = try sshTarget()
+        let cacheHome = getenv("XDG_CACHE_HOME").map { String(cString: $0) }
         var out = JSONObject()
         out["quick"] = .bool(quick)
-        codec(&out)
-        snapshotCost(&out)
-        if !codecOnly { try runtime(&out) }
+        if !sshOnly {
+            codec(&out)
+            snapshotCost(&out)
+            if !codecOnly { try runtime(&out) }
+        }
+        if let target, !codecOnly { try remote(&out, target, cacheHome: cacheHome) }
         print(out.text)
     }
 
@@ -319,9 +356,28 @@ extension StringProtocol {
     }
 }
 
+/// `text` as a JSON string literal.
+func jsonQuoted(_ text: String) -> String {
+    var out = "\""
+    for scalar in text.unicodeScalars {
+        switch scalar {
+        case "\"": out += "\\\""
+        case "\\": out += "\\\\"
+        case "\n": out += "\\n"
+        case "\r": out += "\\r"
+        case "\t": out += "\\t"
+        case _ where scalar.value < 0x20:
+            let hex = String(scalar.value, radix: 16)
+            out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+        default: out.unicodeScalars.append(scalar)
+        }
+    }
+    return out + "\""
+}
+
 /// A flat JSON object in insertion order.
 struct JSONObject {
-    enum Field { case number(Double), bool(Bool) }
+    enum Field { case number(Double), bool(Bool), string(String) }
     private var fields: [(String, Field)] = []
     subscript(key: String) -> Field? {
         get { fields.first { $0.0 == key }?.1 }
@@ -332,6 +388,7 @@ struct JSONObject {
             let v: String
             switch value {
             case .bool(let b): v = b ? "true" : "false"
+            case .string(let s): v = jsonQuoted(s)
             case .number(let d): v = d.isFinite ? (d == d.rounded() && abs(d) < 1e15 ? String(Int(d)) : String((d * 1000).rounded() / 1000)) : "null"
             }
             return "  \"\(key)\": \(v)"
