@@ -6,12 +6,14 @@ import Glibc
 import MitogenCalls
 import MitogenChild
 import MitogenCore
+import MitogenMaster
 import MitogenWire
 
-/// Routes `message` from this context as given (no stamping).
+/// Writes `message` to the parent exactly as given: ids, handles and all
+/// (the router would stamp an unset source; an attacker skips the router).
 private func forge(_ ctx: CallContext, _ message: Message) throws -> Value {
-    guard let router = ctx.router else { throw PyException("RuntimeError", "no router") }
-    router.route(message)
+    guard let parent = ctx.router?.parentStream else { throw PyException("RuntimeError", "no parent") }
+    _ = try parent.send(message)
     return .none
 }
 
@@ -171,6 +173,22 @@ Functions.register("evil.claim_routes") { args, _, ctx in
         }
     }
     return .int(sent)
+}
+
+/// test.route_plain(handle, value): routes `Message.pickled(value)` to the
+/// master's `handle` through the router, source left unset, as a Swift user
+/// of the public API would.
+Functions.register("test.route_plain") { args, _, ctx in
+    guard let router = ctx.router else { throw PyException("RuntimeError", "no router") }
+    router.route(Message.pickled(args.count > 1 ? args[1] : .none, dstID: 0, handle: try u32(args, 0)))
+    return .none
+}
+
+/// test.log_to_file(path): turns on `logToFile` inside a child, whose
+/// swift-log is already bootstrapped (a second bootstrap would kill it).
+Functions.register("test.log_to_file") { args, _, _ in
+    logToFile(path: args.first?.stringValue, level: "DEBUG")
+    return .none
 }
 
 ExternalContext.main()

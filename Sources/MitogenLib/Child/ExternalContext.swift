@@ -60,6 +60,7 @@ public enum ExternalContext {
             let fd = (try? openPrivateAppend("/tmp/mitogen.\(getpid()).log"))?.rawValue ?? 2
             LogSink.shared.configure(fd: fd, level: .debug, io: false, bootstrap: false)
         }
+        LogSink.shared.markBootstrapped()
         LoggingSystem.bootstrap { label in
             let forward = ForwardingLogHandler(logLevel: level, label: label, router: router)
             guard config.debug else { return forward }

@@ -98,8 +98,21 @@ public final class CallChain: Sendable {
             receiver.close()
             context.router.profiler?.record(function, seconds: monotonicNow() - started)
         }
-        return try receiver.get(timeout: timeout, spin: Self.replySpin).unpickle()
+        return try Self.result { try receiver.get(timeout: timeout, spin: Self.replySpin) }
     }
+
+    /// A call's reply as its value. A call the callee's policy refused is a
+    /// `CallError` ("refused by policy"), as the seed promises, not the
+    /// `ChannelError` of a dead context.
+    static func result(of reply: () throws -> Message) throws -> Value {
+        do {
+            return try reply().unpickle()
+        } catch let error as ChannelError where error.reason == Self.policyRefusal {
+            throw CallError(type: "mitogen.core.CallError", message: Self.policyRefusal)
+        }
+    }
+
+    static let policyRefusal = "refused by policy"
 
     public func callAsync<each A: Encodable>(_ function: String, _ args: repeat each A) throws -> Receiver {
         try callAsyncValue(function, args: encodeArgs(repeat each args))
@@ -119,7 +132,12 @@ public final class CallChain: Sendable {
     public func call<R: Decodable, each A: Encodable>(_ function: String, _ args: repeat each A) async throws -> R {
         let receiver = try callAsyncValue(function, args: encodeArgs(repeat each args))
         defer { receiver.close() }
-        let value = try await receiver.get().unpickle()
+        let value: Value
+        do {
+            value = try await receiver.get().unpickle()
+        } catch let error as ChannelError where error.reason == Self.policyRefusal {
+            throw CallError(type: "mitogen.core.CallError", message: Self.policyRefusal)
+        }
         return try context.router.decoder.decode(R.self, from: value)
     }
 

@@ -257,8 +257,18 @@ public final class Router: @unchecked Sendable {
 
     /// Delivers `message` to its destination: a local handler, a child's
     /// stream, or the parent. Safe from any thread.
+    ///
+    /// A message whose `srcID` and `authID` are both unset (0, as
+    /// `Message()` and `Message.pickled` leave them) is stamped with this
+    /// context's id, as Mitogen's messages default to it, so a child's
+    /// `route` to its parent is not dropped as a bad `auth_id`.
     public func route(_ message: Message) {
-        deliver(message, from: nil)
+        var msg = message
+        if msg.srcID == 0 && msg.authID == 0 && contextID != 0 {
+            msg.srcID = contextID
+            msg.authID = contextID
+        }
+        deliver(msg, from: nil)
     }
 
     func routeIngress(_ message: Message, from stream: Stream) {

@@ -47,6 +47,13 @@ package final class LogSink: Sendable {
     private struct Config { var fd: Int32 = 2; var level = Logger.Level.info; var io = false; var bootstrapped = false }
     private let config = Mutex(Config())
 
+    /// Records that swift-log was bootstrapped elsewhere (the child bootstraps
+    /// its forwarding handler itself): `logToFile` then only moves the output,
+    /// because a second `LoggingSystem.bootstrap` would stop the process.
+    package func markBootstrapped() {
+        config.withLock { $0.bootstrapped = true }
+    }
+
     /// Points the sink at `fd`. With `bootstrap`, the first call also makes
     /// swift-log use it (a child bootstraps its own multiplexed handler).
     package func configure(fd: Int32, level: Logger.Level, io: Bool, bootstrap: Bool = true) {
