@@ -108,6 +108,13 @@ extension Router {
                 via: via, method: method.methodName, target: method.hopTarget, methodOptions: method.hopOptions,
                 password: (method as? any SpawnedMethod)?.password, options: options)
         }
+        if method is SetnsMethod {
+            // Its argv alone would start the child on this host, outside the
+            // container: refuse rather than connect to the wrong place.
+            throw StreamError(
+                "the setns method cannot enter a container's namespaces yet (leader lookup and setns(2) before exec "
+                    + "are not implemented); use docker, lxc or lxd instead", kind: .refused)
+        }
         let child = try childBinary()
         let id = try allocateID()
         let remoteName = (options.remoteName ?? defaultRemoteName()).replacingSlashes()
