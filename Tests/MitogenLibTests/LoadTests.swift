@@ -1,0 +1,85 @@
+import Glibc
+import Testing
+import TestSupport
+import MitogenLib
+@testable import MitogenCore
+@testable import MitogenSys
+
+/// Load and leaks: a thousand contexts, ten thousand calls in flight, all
+/// shut down; descriptors, threads and child processes back to where they
+/// started.
+@Suite(.serialized) struct LoadTests {
+    private func count(_ directory: String) -> Int {
+        guard let dir = opendir(directory) else { return -1 }
+        defer { closedir(dir) }
+        var n = 0
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            if name != "." && name != ".." { n += 1 }
+        }
+        return n
+    }
+
+    /// Children of this process that are zombies (state Z in /proc/PID/stat).
+    private func zombieChildren() -> Int {
+        let me = getpid()
+        var zombies = 0
+        guard let dir = opendir("/proc") else { return 0 }
+        defer { closedir(dir) }
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            guard let pid = Int32(name), let bytes = try? readWholeFile("/proc/\(pid)/stat") else { continue }
+            let text = String(decoding: bytes, as: UTF8.self)
+            guard let close = text.lastIndex(of: ")") else { continue }
+            let fields = text[text.index(after: close)...].split(separator: " ")
+            if fields.count > 2, fields[0] == "Z", Int32(fields[1]) == me { zombies += 1 }
+        }
+        return zombies
+    }
+
+    @Test func aThousandContextsTenThousandCallsThenAllShutDown() throws {
+        let contexts = 1000
+        let fdsBefore = count("/proc/self/fd")
+        let threadsBefore = count("/proc/self/task")
+        var firstHundred = 0.0, lastHundred = 0.0
+        try withTestRouter { router in
+            var all: [Context] = []
+            for i in 0..<contexts {
+                let t0 = monotonicNow()
+                all.append(try router.local(name: "load.\(i)", connectTimeout: 60))
+                let took = monotonicNow() - t0
+                if i < 100 { firstHundred += took } else if i >= contexts - 100 { lastHundred += took }
+            }
+            // A Select over one call on each: every answer arrives.
+            let pids = try Select.all(all.map { try $0.callAsyncValue("os.getpid", args: []) })
+            #expect(pids.count == contexts)
+            #expect(Set(pids.compactMap(\.intValue)).count == contexts)
+            // Ten thousand calls in flight at once.
+            let receivers = try (0..<10).flatMap { _ in try all.map { try $0.callAsyncValue("mitogen.echo", args: [7]) } }
+            var answers = 0
+            for r in receivers where (try? r.get(timeout: 120).unpickle())?.intValue == 7 { answers += 1 }
+            #expect(answers == 10 * contexts)
+            for c in all { try? c.shutdown(wait: false) }
+            #expect(waitUntil(timeout: 60) { all.allSatisfy(\.isDisconnected) })
+        }
+        // Connect time stays linear: the last hundred cost about what the first did.
+        #expect(lastHundred < 3 * firstHundred + 0.5, "first 100: \(firstHundred) s, last 100: \(lastHundred) s")
+        #expect(waitUntil(timeout: 10) { zombieChildren() == 0 }, "zombies left")
+        #expect(waitUntil(timeout: 10) { count("/proc/self/fd") <= fdsBefore + 2 }, "fds \(fdsBefore) -> \(count("/proc/self/fd"))")
+        #expect(waitUntil(timeout: 10) { count("/proc/self/task") <= threadsBefore + 4 }, "threads \(threadsBefore) -> \(count("/proc/self/task"))")
+    }
+
+    @Test func aThousandConnectShutdownCyclesLeaveNothingBehind() throws {
+        let fdsBefore = count("/proc/self/fd")
+        let threadsBefore = count("/proc/self/task")
+        try withTestRouter { router in
+            for i in 0..<1000 {
+                let c = try router.local(name: "cycle.\(i)", connectTimeout: 30)
+                try c.shutdown(wait: true)
+            }
+        }
+        #expect(waitUntil(timeout: 10) { zombieChildren() == 0 })
+        #expect(waitUntil(timeout: 10) { count("/proc/self/fd") <= fdsBefore + 2 }, "fds \(fdsBefore) -> \(count("/proc/self/fd"))")
+        #expect(waitUntil(timeout: 10) { count("/proc/self/task") <= threadsBefore + 4 }, "threads \(threadsBefore) -> \(count("/proc/self/task"))")
+    }
+}
