@@ -83,3 +83,51 @@ import MitogenLib
         #expect(waitUntil(timeout: 10) { count("/proc/self/task") <= threadsBefore + 4 }, "threads \(threadsBefore) -> \(count("/proc/self/task"))")
     }
 }
+
+/// A big stream to a slow reader: flow control keeps both sides' memory flat.
+@Suite struct SlowReaderTests {
+    private func rssKiB(_ pid: Int32) -> Int {
+        guard let bytes = try? readWholeFile("/proc/\(pid)/status") else { return -1 }
+        for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") where line.hasPrefix("VmRSS:") {
+            return Int(line.split(separator: " ").dropFirst().first ?? "") ?? -1
+        }
+        return -1
+    }
+
+    @Test func aGibibyteStreamToASlowReaderKeepsBothSidesBounded() throws {
+        try withTestRouter { router in
+            let child = try router.local(name: "streamer")
+            let childPID = try #require(try child.callValue("os.getpid", timeout: 10).intValue.flatMap { Int32(exactly: $0) })
+            let data = try Receiver(router: router)
+            defer { data.close() }
+            let total = 1 << 30
+            let call = try child.callAsyncValue(
+                "files.get", args: [.str("/dev/zero"), .sender(contextID: router.contextID, handle: data.handle), .int(total)])
+            defer { call.close() }
+            let masterStart = rssKiB(getpid())
+            var received = 0, chunks = 0
+            var childPeak = 0, masterPeak = 0
+            while received < total {
+                let msg = try data.get(timeout: 30)
+                guard let bytes = try msg.unpickle().bytesValue else { break }
+                received += bytes.count
+                chunks += 1
+                if chunks % 64 == 0 {
+                    usleep(20_000)  // the slow reader: the child must wait for it
+                    childPeak = max(childPeak, rssKiB(childPID))
+                    masterPeak = max(masterPeak, rssKiB(getpid()))
+                }
+            }
+            #expect(received == total)
+            #expect(try call.get(timeout: 30).unpickle().intValue == total)
+            // Flow control holds the child to a few MiB in flight, never the gibibyte.
+            #expect(childPeak < 64 * 1024, "child peak RSS \(childPeak) KiB")
+            // The master's broker keeps reading and queues what the Receiver's
+            // reader has not taken: nothing pushes back from a Receiver to its
+            // stream yet (measured: +750 MiB for this gibibyte).
+            withKnownIssue("a slow Receiver's queue in the master is unbounded (no backpressure to its stream)") {
+                #expect(masterPeak - masterStart < 64 * 1024, "master grew from \(masterStart) to \(masterPeak) KiB")
+            }
+        }
+    }
+}
