@@ -1,3 +1,4 @@
+import Glibc
 import Testing
 import TestSupport
 import MitogenLib
@@ -24,6 +25,24 @@ import MitogenLib
             let path = makeTempDirectory() + "/child.log"
             try child.callValue("test.log_to_file", args: [.str(path)], timeout: 10)
             #expect(try child.callValue("os.getpid", timeout: 10).intValue != nil)
+        }
+    }
+
+    @Test func iteratingASelectSurfacesAMemberThatDied() throws {
+        try withTestRouter { router in
+            let fast = try (0..<2).map { try router.local(name: "fast\($0)") }
+            let doomed = try router.local(name: "doomed")
+            let pid = try #require(try doomed.callValue("os.getpid", timeout: 10).intValue.flatMap { Int32(exactly: $0) })
+            let select = try Select(try fast.map { try $0.callAsyncValue("os.getpid", args: []) }
+                + [try doomed.callAsyncValue("time.sleep", args: [30])])
+            usleep(200_000)
+            kill(pid, SIGKILL)
+            var answers = 0, deaths: [String] = []
+            for msg in select {
+                do { _ = try msg.unpickle(); answers += 1 } catch let e as ChannelError { deaths.append(e.reason) }
+            }
+            #expect(answers == 2)
+            #expect(deaths == ["the respondent Context has disconnected"])
         }
     }
 

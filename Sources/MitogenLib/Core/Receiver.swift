@@ -117,6 +117,19 @@ public final class Receiver: Sendable {
         }
     }
 
+    /// `get` that returns a dead message as a message (its `unpickle`
+    /// throws the `ChannelError`) instead of throwing: for iterations that
+    /// must see every member end, such as `Select`'s.
+    func getIncludingDead(timeout: Double?) throws -> Message {
+        do {
+            let msg = try latch.get(timeout: timeout)
+            if msg.isDead, !persist { close() }
+            return msg
+        } catch is LatchError {
+            throw ChannelError(ChannelError.receiverClosed)
+        }
+    }
+
     private func checked(_ msg: Message) throws -> Message {
         if msg.isDead {
             if !persist { close() }

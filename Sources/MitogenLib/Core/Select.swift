@@ -160,6 +160,13 @@ public final class Select: Sendable {
     /// - Throws: `SelectError` if there are no members, `TimeoutError`,
     ///   `LatchError` after `close()`, `ChannelError` for a dead member message.
     public func get(timeout: Double? = nil, block: Bool = true) throws -> Message {
+        try get(timeout: timeout, block: block, surfacingDead: false)
+    }
+
+    /// `get`, or with `surfacingDead` a dead member message returned as a
+    /// message rather than thrown (iteration uses it so that no member's
+    /// end goes unseen).
+    func get(timeout: Double?, block: Bool, surfacingDead: Bool) throws -> Message {
         let deadline = timeout.map { monotonicNow() + $0 }
         while true {
             if !hasMembers && ready.isEmpty {
@@ -167,32 +174,36 @@ public final class Select: Sendable {
             }
             let left = deadline.map { Swift.max(0, $0 - monotonicNow()) }
             let member = try ready.get(timeout: left, block: block)
-            if let msg = try take(from: member, block: block) { return msg }
+            if let msg = try take(from: member, surfacingDead: surfacingDead) { return msg }
         }
     }
 
     /// The async twin of `get()`.
     public func get() async throws -> Message {
+        try await get(surfacingDead: false)
+    }
+
+    func get(surfacingDead: Bool) async throws -> Message {
         while true {
             if !hasMembers && ready.isEmpty {
                 throw SelectError("Cannot get(), Select instance is empty")
             }
             let member = try await ready.value()
-            if let msg = try take(from: member, block: false) { return msg }
+            if let msg = try take(from: member, surfacingDead: surfacingDead) { return msg }
         }
     }
 
-    private func take(from member: Member, block: Bool) throws -> Message? {
+    private func take(from member: Member, surfacingDead: Bool) throws -> Message? {
         switch member {
         case .receiver(let r):
             guard !r.latch.isEmpty else { return nil }  // drained elsewhere
             if oneshot { try? remove(r) }
-            var msg = try r.get(timeout: 0)
+            var msg = surfacingDead ? try r.getIncludingDead(timeout: 0) : try r.get(timeout: 0)
             msg.receiver = r
             return msg
         case .select(let s):
             guard !s.ready.isEmpty else { return nil }
-            let msg = try s.get(timeout: 0, block: false)
+            let msg = try s.get(timeout: 0, block: false, surfacingDead: surfacingDead)
             if oneshot && !s.hasMembers { try? remove(s) }
             return msg
         }
@@ -200,12 +211,15 @@ public final class Select: Sendable {
 }
 
 extension Select: Sequence {
-    /// Yields messages until no member remains; ends at a `ChannelError` too.
+    /// Yields messages until no member remains. A member that ends (its
+    /// context died, its sender closed) is yielded too, as its dead message:
+    /// `unpickle()` on it throws the `ChannelError`, so no member's end is
+    /// lost. Iteration stops if the Select itself is closed.
     public struct Iterator: IteratorProtocol {
         let select: Select
         public mutating func next() -> Message? {
             guard select.hasMembers || !select.isEmpty else { return nil }
-            return try? select.get()
+            return try? select.get(timeout: nil, block: true, surfacingDead: true)
         }
     }
     public func makeIterator() -> Iterator { Iterator(select: self) }
@@ -216,7 +230,7 @@ extension Select: AsyncSequence {
         let select: Select
         public mutating func next() async throws -> Message? {
             guard select.hasMembers || !select.isEmpty else { return nil }
-            return try await select.get()
+            return try await select.get(surfacingDead: true)
         }
     }
     public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(select: self) }
