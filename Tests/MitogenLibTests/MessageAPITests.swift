@@ -46,6 +46,15 @@ import MitogenLib
         }
     }
 
+    @Test func aCallTypedAsValueCompilesAndAnUntypedOneIsDiscardable() throws {
+        try withTestRouter { router in
+            let child = try router.local()
+            let usage: Value = try child.call("shutil.disk_usage", "/")
+            #expect(usage.sequenceValue?.count == 3)
+            try child.call("os.getpid")  // result ignored: the Value overload
+        }
+    }
+
     @Test func aPolicyRefusalIsACallError() throws {
         try withTestRouter { router in
             try router.addHandler(handle: Handle.callFunction, policy: { _, _ in false }) { _ in }

@@ -123,6 +123,7 @@ public final class CallChain: Sendable {
         return try context.router.decoder.decode(R.self, from: value)
     }
 
+    @_disfavoredOverload
     @discardableResult
     public func call<each A: Encodable>(_ function: String, _ args: repeat each A) throws -> Value {
         try callValue(function, args: encodeArgs(repeat each args))

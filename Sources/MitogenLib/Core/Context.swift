@@ -105,6 +105,9 @@ public final class Context: Sendable {
     }
 
     /// Calls `function` and waits for its result as a `Value` (or ignores it).
+    /// Disfavoured, so `let v: Value = try ctx.call(...)` picks the typed
+    /// overload (with `R` = `Value`) instead of being ambiguous.
+    @_disfavoredOverload
     @discardableResult
     public func call<each A: Encodable>(_ function: String, _ args: repeat each A) throws -> Value {
         let chain = defaultCallChain
