@@ -26,7 +26,9 @@
 //     and nothing reached the sentinel with the master's authority (auth 0)
 //     but the master's own answer to the probe;
 //   - the router still answers: a probe from the sentinel to a handler of the
-//     master comes back, through the broker thread, within `patience`.
+//     master comes back, through the broker thread, within `patience`;
+//   - the master told the sentinel, which had said hello to the child, of the
+//     child's loss (DEL_ROUTE), exactly once.
 //
 // Input to frames. The input is read front to back; past its end every byte
 // reads as 0. Frames are decoded until the input is used up (at most 256).
@@ -325,7 +327,8 @@ private enum Event: Sendable {
     case barrier, contextGone, disconnected
 }
 
-/// Discards every log record, after rendering it (the rendering is code under test too).
+/// Discards every log record, after rendering it (the rendering is code under
+/// test too); prints it when tracing.
 private struct RenderingNullHandler: LogHandler {
     var metadata: Logger.Metadata = [:]
     var logLevel: Logger.Level = .trace
@@ -333,7 +336,10 @@ private struct RenderingNullHandler: LogHandler {
         get { metadata[key] }
         set { metadata[key] = newValue }
     }
-    func log(event: LogEvent) { _ = event.message.description }
+    func log(event: LogEvent) {
+        let text = event.message.description
+        if tracing { trace("log: \(text)") }
+    }
 }
 
 private final class Harness: @unchecked Sendable {
@@ -348,6 +354,11 @@ private final class Harness: @unchecked Sendable {
     /// The handle the sentinel asks the probe's answer on (its own handle space).
     let sentinelReplyHandle: UInt32 = 5000
     var rng = SystemRandomNumberGenerator()
+    /// How many ids the sentinel sent to (one per child, and 0). A stream
+    /// records at most `egressCap` of them for DEL_ROUTE (`Stream.maxEgressIDs`,
+    /// never pruned): past that the master no longer tells it of losses.
+    var sentinelEgress = 1
+    let egressCap = 1 << 16
 
     init() {
         signal(SIGPIPE, SIG_IGN)
@@ -394,7 +405,7 @@ private final class Harness: @unchecked Sendable {
             maxMessageSize: maxSize)
         let events = Latch<Event>()
         // Before register: nothing runs on the stream yet. It runs before the
-        // router's own hook, so the broker round trip below waits for that.
+        // router's own hook (the probe below waits for that).
         stream.disconnectHooks.append { try? events.put(.disconnected) }
         context.onDisconnect { try? events.put(.contextGone) }
         router.register(context, stream: stream)
@@ -412,6 +423,17 @@ private final class Harness: @unchecked Sendable {
             fatalError("harness handlers: \(error)")
         }
         defer { try? router.delHandler(barrierHandle) }
+
+        // The sentinel says hello to the new child; once the master forwarded
+        // it, the master must tell the sentinel (DEL_ROUTE) when the child is gone.
+        var fromMaster = FrameDecoder(maxMessageSize: maxSize)
+        let hello = nonce()
+        sendFromSentinel(
+            Message(
+                encoding: .raw, dstID: childID, srcID: sentinelID, authID: sentinelID, handle: Handle.firstDynamic,
+                data: hello))
+        readChild(theirs, &fromMaster, until: { $0.data == hello }, bytes: bytes)
+        sentinelEgress += 1
 
         let scene = Scene(
             child: childID, sentinel: sentinelID, replyHandle: receiver.handle, barrierHandle: barrierHandle,
@@ -458,7 +480,7 @@ private final class Harness: @unchecked Sendable {
         }
         checkNoRouteToSelf()
         shutdown(theirs.rawValue, Int32(SHUT_WR))
-        drainChild(theirs, bytes: bytes)
+        readChild(theirs, &fromMaster, until: nil, bytes: bytes)
         let deadline = monotonicNow() + patience
         while !disconnected {
             guard let event = try? events.get(timeout: max(0, deadline - monotonicNow())) else {
@@ -466,7 +488,9 @@ private final class Harness: @unchecked Sendable {
             }
             disconnected = event == .disconnected
         }
-        brokerRoundTrip("after the child's disconnect")
+        // The probe's answer also means the broker finished the disconnect
+        // (the router's own hooks run after ours, in the same broker turn).
+        probe(lost: sentinelEgress < egressCap ? childID : nil)
 
         let left = router.routes.withLock { $0 }
         guard left.count == 1, left[sentinelID] === sentinelStream else {
@@ -483,7 +507,6 @@ private final class Harness: @unchecked Sendable {
             fatalError("the pending call was not woken: \(error) (\(describe(bytes)))")
         }
         receiver.close()
-        probe()
     }
 
     /// At the barrier: every id routed through the child's stream was granted to it.
@@ -501,22 +524,27 @@ private final class Harness: @unchecked Sendable {
         }
     }
 
-    /// Reads what the master sent the child until EOF (the master closed its
-    /// end), checking it is well-formed frames.
-    func drainChild(_ fd: FileDescriptor, bytes: [UInt8]) {
-        var decoder = FrameDecoder(maxMessageSize: maxSize)
+    /// Reads what the master sends the child, checking it is well-formed
+    /// frames, until `stop` accepts one (nil: until EOF, the master closed its end).
+    func readChild(
+        _ fd: FileDescriptor, _ decoder: inout FrameDecoder, until stop: ((Message) -> Bool)?, bytes: [UInt8]
+    ) {
         let deadline = monotonicNow() + patience
         while true {
             let left = Int32(max(0, (deadline - monotonicNow()) * 1000))
             guard (try? fd.waitUntil(writable: false, timeoutMilliseconds: left)) == true else {
                 if monotonicNow() < deadline { continue }
-                fatalError("hang: the master did not close the child's stream within \(patience) s of EOF (\(describe(bytes)))")
+                fatalError("hang: the master did not \(stop == nil ? "close the child's stream" : "forward the sentinel's hello") within \(patience) s (\(describe(bytes)))")
             }
-            guard let chunk = try? fd.read(upTo: 1 << 16), !chunk.isEmpty else { return }
+            guard let chunk = try? fd.read(upTo: 1 << 16), !chunk.isEmpty else {
+                if stop != nil { fatalError("the master closed a new child's stream at once") }
+                return
+            }
             decoder.append(chunk)
             do {
                 while let m = try decoder.next() {
                     if tracing { trace("to the child: \(m) \(Value.bytes(Array(m.data.prefix(64))).displayText)") }
+                    if let stop, stop(m) { return }
                 }
             } catch {
                 fatalError("the master wrote a malformed frame to the child: \(error)")
@@ -524,28 +552,25 @@ private final class Harness: @unchecked Sendable {
         }
     }
 
-    /// Runs a closure on the broker thread and waits for it: the broker is
-    /// alive, and everything it was doing before is done.
-    func brokerRoundTrip(_ when: String) {
-        let done = Latch<Bool>()
-        router.broker.defer { try? done.put(true) }
-        guard (try? done.get(timeout: patience)) == true else {
-            fatalError("hang: the broker thread did not run a deferred call within \(patience) s \(when)")
+    func sendFromSentinel(_ message: Message) {
+        do {
+            try sentinelPeer.writeAll(frameBytes(message))
+        } catch {
+            fatalError("the master closed the sentinel's stream: \(error)")
         }
     }
 
     /// The sentinel sends a probe to the master's probe handler and waits for
-    /// its echo; it checks every frame it got meanwhile.
-    func probe() {
+    /// its echo, checking every frame it got meanwhile: only the master speaks
+    /// as 0, and to the sentinel only to answer the probe or to report the
+    /// loss (DEL_ROUTE) of `lost`, the child it said hello to, exactly once.
+    func probe(lost: UInt32?) {
         let nonce = nonce()
-        let question = Message(
-            encoding: .raw, dstID: 0, srcID: sentinelID, authID: sentinelID, handle: probeHandle,
-            replyTo: sentinelReplyHandle, data: nonce)
-        do {
-            try sentinelPeer.writeAll(frameBytes(question))
-        } catch {
-            fatalError("the master closed the sentinel's stream: \(error)")
-        }
+        sendFromSentinel(
+            Message(
+                encoding: .raw, dstID: 0, srcID: sentinelID, authID: sentinelID, handle: probeHandle,
+                replyTo: sentinelReplyHandle, data: nonce))
+        var losses = 0
         let deadline = monotonicNow() + patience
         while true {
             let left = Int32(max(0, (deadline - monotonicNow()) * 1000))
@@ -559,12 +584,19 @@ private final class Harness: @unchecked Sendable {
             sentinelDecoder.append(chunk)
             do {
                 while let m = try sentinelDecoder.next() {
-                    // Only the master speaks as 0, and to the sentinel only to answer its probe.
-                    let isAnswer = m.handle == sentinelReplyHandle && m.srcID == 0 && m.data == nonce
-                    if (m.authID == 0 || m.srcID == 0) && !isAnswer {
-                        fatalError("the sentinel got a message with the master's authority: \(m)")
+                    guard m.authID == 0 || m.srcID == 0 else { continue }  // forwarded from the child
+                    if m.handle == sentinelReplyHandle && m.srcID == 0 && m.data == nonce {
+                        if let lost, losses != 1 {
+                            fatalError("the sentinel talked to child \(lost) and was told of its loss \(losses) times")
+                        }
+                        return
                     }
-                    if isAnswer { return }
+                    let text = String(decoding: m.data, as: UTF8.self)
+                    if m.handle == Handle.delRoute && m.srcID == 0 && m.authID == 0 && text == lost.map({ String($0) }) {
+                        losses += 1
+                        continue
+                    }
+                    fatalError("the sentinel got a message with the master's authority: \(m) \(Value.bytes(m.data).displayText)")
                 }
             } catch {
                 fatalError("the master wrote a malformed frame to the sentinel: \(error)")

@@ -27,42 +27,48 @@ if [ ! -d "$logging" ]; then
     (cd "$root" && swift package resolve)
 fi
 lib="$root/Sources/MitogenLib"
-inputs="$lib/Sys $lib/Wire $lib/Core $lib/Calls $lib/Master $root/Sources/CMitogenSys $logging
-    $root/Fuzz/FrameFuzz.swift $root/scripts/fuzz-frames.sh"
+library="$lib/Sys $lib/Wire $lib/Core $lib/Calls $lib/Master $root/Sources/CMitogenSys $logging $root/scripts/fuzz-frames.sh"
+flags="-sanitize=fuzzer,address -parse-as-library -O -g -swift-version 6
+    -enable-upcoming-feature InternalImportsByDefault
+    -enable-upcoming-feature ExistentialAny
+    -enable-upcoming-feature MemberImportVisibility
+    -I $objects/modules -I $root/Sources/CMitogenSys/include"
 
-# One module: swiftc MODULE PACKAGE DIRECTORY (whole module, one object file).
+# One module: module NAME PACKAGE DIRECTORY (whole module, one object file).
 module() {
-    # shellcheck disable=SC2046 # file names have no spaces
-    swiftc -sanitize=fuzzer,address -parse-as-library -O -g -swift-version 6 -suppress-warnings \
-        -enable-upcoming-feature InternalImportsByDefault \
-        -enable-upcoming-feature ExistentialAny \
-        -enable-upcoming-feature MemberImportVisibility \
-        -I "$objects/modules" -I "$root/Sources/CMitogenSys/include" \
-        -module-name "$1" -package-name "$2" -wmo -emit-module \
+    # shellcheck disable=SC2046,SC2086 # word splitting wanted; paths have no spaces
+    swiftc $flags -suppress-warnings -module-name "$1" -package-name "$2" -wmo -emit-module \
         -emit-module-path "$objects/modules/$1.swiftmodule" -c -o "$objects/$1.o" \
         $(find "$3" -name '*.swift' | sort)
 }
 
-# shellcheck disable=SC2086 # $inputs is a list
-if [ ! -x "$binary" ] || [ -n "$(find $inputs -newer "$binary" | head -n 1)" ]; then
-    started=$(date +%s)
+# newer FILE PATHS...: true when FILE is missing or anything under PATHS is newer.
+newer() {
+    target=$1
+    shift
+    [ ! -e "$target" ] || [ -n "$(find "$@" -newer "$target" | head -n 1)" ]
+}
+
+started=$(date +%s)
+# shellcheck disable=SC2086 # $library is a list
+if newer "$objects/MitogenMaster.o" $library; then
     clang -O2 -g -fsanitize=address -I "$root/Sources/CMitogenSys/include" \
         -c "$root/Sources/CMitogenSys/sys.c" -o "$objects/CMitogenSys.o"
     # The three leaves in parallel, then the chain Core <- Calls <- Master.
-    module Logging swift_log "$logging" & logging_job=$!
-    module MitogenWire mitogen_swift "$lib/Wire" & wire_job=$!
+    module Logging swift_log "$logging" &
+    logging_job=$!
+    module MitogenWire mitogen_swift "$lib/Wire" &
+    wire_job=$!
     module MitogenSys mitogen_swift "$lib/Sys"
     wait $logging_job
     wait $wire_job
     module MitogenCore mitogen_swift "$lib/Core"
     module MitogenCalls mitogen_swift "$lib/Calls"
     module MitogenMaster mitogen_swift "$lib/Master"
-    swiftc -sanitize=fuzzer,address -parse-as-library -O -g -swift-version 6 \
-        -enable-upcoming-feature InternalImportsByDefault \
-        -enable-upcoming-feature ExistentialAny \
-        -enable-upcoming-feature MemberImportVisibility \
-        -I "$objects/modules" -I "$root/Sources/CMitogenSys/include" \
-        -use-ld=lld -module-name FrameFuzz -package-name mitogen_swift \
+fi
+if newer "$binary" "$objects/MitogenMaster.o" "$root/Fuzz/FrameFuzz.swift"; then
+    # shellcheck disable=SC2086
+    swiftc $flags -use-ld=lld -module-name FrameFuzz -package-name mitogen_swift \
         "$root/Fuzz/FrameFuzz.swift" "$objects"/*.o -o "$binary"
     echo "fuzz-frames: built $binary in $(($(date +%s) - started)) s"
 fi
