@@ -1,7 +1,8 @@
 #!/bin/sh
 # The whole test suite: installs what the tests need, builds, runs every test
-# against real parts, then runs the pickle fuzzer for a bounded time and the
-# benchmark once in quick mode (to prove it runs; it asserts nothing on speed).
+# against real parts, then runs the pickle and frame fuzzers for a bounded time
+# each (FUZZ_SECONDS, default 60) and the benchmark once in quick mode (to
+# prove it runs; it asserts nothing on speed).
 set -eu
 cd "$(dirname "$0")/.."
 scripts/setup-test-env.sh
@@ -10,6 +11,9 @@ swift build --build-tests
 swift test --skip-build
 if [ -x scripts/fuzz-pickle.sh ]; then
     scripts/fuzz-pickle.sh "${FUZZ_SECONDS:-60}"
+fi
+if [ -x scripts/fuzz-frames.sh ]; then
+    scripts/fuzz-frames.sh "${FUZZ_SECONDS:-60}"
 fi
 if [ -d Sources/mitogen-bench ]; then
     swift build -c release --product mitogen-bench

@@ -203,6 +203,27 @@ import MitogenLib
         }
     }
 
+    /// Found by the frame fuzzer (LeakSanitizer): the broker kept a removed
+    /// side's handlers, which hold the stream that holds the side, so every
+    /// disconnected child's stream (and its decoder buffer) leaked.
+    @Test func aDisconnectedStreamIsFreed() throws {
+        try withTestRouter { router in
+            weak var gone: Stream?
+            let ctx = router.context(byID: 78, name: "gone")
+            try {
+                let (mine, theirs) = try FileDescriptor.socketPair()
+                try mine.setNonBlocking(true)
+                let stream = Stream(name: "gone", remoteID: 78, broker: router.broker, rx: mine, tx: mine, privileged: false)
+                gone = stream
+                router.register(ctx, stream: stream)
+                try theirs.writeAll(Array("not a frame, and more than a header's worth of it".utf8))
+                theirs.close()
+            }()
+            #expect(waitUntil { ctx.isDisconnected })
+            #expect(waitUntil { gone == nil }, "the stream outlived its disconnection")
+        }
+    }
+
     @Test func oversizedFrameDisconnects() throws {
         try withFakePeer { router, ctx, peer in
             let pending = try ctx.callAsync("os.getpid")

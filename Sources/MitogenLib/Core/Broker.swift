@@ -178,9 +178,17 @@ public final class Broker: @unchecked Sendable {
         onBroker { broker in broker.update(side, interest: side.interest & ~EPOLLOUT.rawValue) }
     }
 
-    /// Stops watching `side` entirely (before its fd is closed).
+    /// Stops watching `side` entirely (before its fd is closed), and drops its
+    /// handlers: they usually capture the side's owner, which holds the side,
+    /// so keeping them would keep both alive for ever (a leaked stream per
+    /// disconnected child).
     public func remove(_ side: BrokerSide) {
-        onBroker { broker in broker.update(side, interest: 0) }
+        onBroker { broker in
+            broker.update(side, interest: 0)
+            side.onReadable = nil
+            side.onWritable = nil
+            side.onHandOff = nil
+        }
     }
 
     /// Runs `body` on the broker thread: now when already there, else deferred.
