@@ -203,7 +203,10 @@ extension Router {
             DiagnosticsReader(fd: $0, contextID: id, contextName: name, router: self, handshake: handshake)
         }
         register(context, stream: stream)
-        if let diagnostics { broker.defer { diagnostics.start() } }
+        if let diagnostics {
+            handshake.drainDiagnostics = { [weak diagnostics] in diagnostics?.drainNow() }
+            broker.defer { diagnostics.start() }
+        }
 
         let timeout = options.connectTimeout ?? ConnectionOptions.defaultConnectTimeout
         let timer = broker.after(timeout) {
@@ -297,6 +300,8 @@ final class UploadHandshake: StreamHandshake, @unchecked Sendable {
     var promptsInBand = false
     /// Added to the end-of-file error (Mitogen's `eof_error_hint`).
     var eofHint: String?
+    /// Reads the tool's pending stderr before the end-of-file error is built.
+    var drainDiagnostics: (() -> Void)?
     /// Where the start is, for the connect timeout's message.
     var stage: String {
         if state.uploadedBytes > 0 { return "uploading the child" }
@@ -321,6 +326,8 @@ final class UploadHandshake: StreamHandshake, @unchecked Sendable {
     }
 
     func eof() -> StreamError {
+        drainDiagnostics?()
+        drainDiagnostics = nil
         for action in state.eof() {
             if case .failed(let text) = action {
                 return StreamError(text + (eofHint.map { "\n\n" + $0 } ?? ""), kind: .eof)
@@ -383,10 +390,24 @@ final class DiagnosticsReader: @unchecked Sendable {
     }
 
     func start() {
-        router?.broker.startReceive(side) { [self] in onReadable() }
+        router?.broker.startReceive(side) { [self] in _ = onReadable() }
     }
 
-    private func onReadable() {
+    /// Reads what the tool already wrote (it may have exited with its last
+    /// words still in the pipe when its stdout ended), so the bootstrap's
+    /// end-of-file error includes them. Broker thread.
+    func drainNow() {
+        for _ in 0..<16 where !closed {
+            if !onReadable() { return }
+        }
+    }
+
+    private var closed = false
+
+    /// Reads one chunk. Returns false when nothing more is there now.
+    @discardableResult
+    private func onReadable() -> Bool {
+        guard !closed else { return false }
         var buf = [UInt8](repeating: 0, count: FileDescriptor.pipeChunkSize)
         let r = buf.withUnsafeMutableBytes { b in Result { () throws(SystemError) in try fd.read(into: b) } }
         switch r {
@@ -401,11 +422,14 @@ final class DiagnosticsReader: @unchecked Sendable {
                 router?.logFromChild(contextID: contextID, logger: "stderr", level: PythonLogLevel.info, message: line)
             }
             if partial.count > BootstrapHandshake.maxLineLength { partial.removeAll() }
+            return true
         case .success(.wouldBlock):
-            return
+            return false
         default:
+            closed = true
             router?.broker.remove(side)
             fd.close()
+            return false
         }
     }
 }
