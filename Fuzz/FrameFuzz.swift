@@ -354,11 +354,15 @@ private final class Harness: @unchecked Sendable {
     /// The handle the sentinel asks the probe's answer on (its own handle space).
     let sentinelReplyHandle: UInt32 = 5000
     var rng = SystemRandomNumberGenerator()
-    /// How many ids the sentinel sent to (one per child, and 0). A stream
-    /// records at most `egressCap` of them for DEL_ROUTE (`Stream.maxEgressIDs`,
-    /// never pruned): past that the master no longer tells it of losses.
-    var sentinelEgress = 1
+    /// The ids the sentinel sent to, as the master records them for DEL_ROUTE
+    /// (`Stream.egressIDs`): at most `egressCap` (`Stream.maxEgressIDs`), never
+    /// pruned, so past that the master no longer tells it of losses.
+    var sentinelEgress = Set<UInt32>()
     let egressCap = 1 << 16
+
+    func sentinelSent(to id: UInt32) {
+        if sentinelEgress.count < egressCap { sentinelEgress.insert(id) }
+    }
 
     init() {
         signal(SIGPIPE, SIG_IGN)
@@ -433,7 +437,7 @@ private final class Harness: @unchecked Sendable {
                 encoding: .raw, dstID: childID, srcID: sentinelID, authID: sentinelID, handle: Handle.firstDynamic,
                 data: hello))
         readChild(theirs, &fromMaster, until: { $0.data == hello }, bytes: bytes)
-        sentinelEgress += 1
+        sentinelSent(to: childID)
 
         let scene = Scene(
             child: childID, sentinel: sentinelID, replyHandle: receiver.handle, barrierHandle: barrierHandle,
@@ -490,7 +494,7 @@ private final class Harness: @unchecked Sendable {
         }
         // The probe's answer also means the broker finished the disconnect
         // (the router's own hooks run after ours, in the same broker turn).
-        probe(lost: sentinelEgress < egressCap ? childID : nil)
+        probe(lost: sentinelEgress.contains(childID) ? childID : nil)
 
         let left = router.routes.withLock { $0 }
         guard left.count == 1, left[sentinelID] === sentinelStream else {
@@ -566,6 +570,7 @@ private final class Harness: @unchecked Sendable {
     /// loss (DEL_ROUTE) of `lost`, the child it said hello to, exactly once.
     func probe(lost: UInt32?) {
         let nonce = nonce()
+        sentinelSent(to: 0)
         sendFromSentinel(
             Message(
                 encoding: .raw, dstID: 0, srcID: sentinelID, authID: sentinelID, handle: probeHandle,

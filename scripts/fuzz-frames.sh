@@ -77,6 +77,10 @@ fi
 cp "$root"/Fuzz/frame-corpus/* "$out/frame-corpus/"
 
 # -timeout: the harness itself fails an input after 5 s without progress.
+# SWIFT_BACKTRACE: Swift's own crash backtracer trips ASan (a false
+# stack-buffer-underflow in its memory server) and hides the stack; libFuzzer's
+# handler prints it instead.
+export SWIFT_BACKTRACE=enable=no
 exec "$binary" "$out/frame-corpus" \
     -max_total_time="$seconds" -max_len=4096 -timeout=30 -rss_limit_mb=2048 \
     -artifact_prefix="$root/fuzz-artifacts/frames-" -print_final_stats=1
