@@ -59,7 +59,7 @@ import MitogenLib
             var answers = 0
             for r in receivers where (try? r.get(timeout: 120).unpickle())?.intValue == 7 { answers += 1 }
             #expect(answers == 10 * contexts)
-            for c in all { try? c.shutdown(wait: false) }
+            for c in all { _ = try? c.shutdown(wait: false) }
             #expect(waitUntil(timeout: 60) { all.allSatisfy(\.isDisconnected) })
         }
         // Connect time stays linear: the last hundred cost about what the first did.

@@ -77,13 +77,28 @@ package func reapExits(of pids: Set<pid_t>, timeout: Double) -> Set<pid_t> {
         }
         let remaining = deadline - monotonicNow()
         if left.isEmpty || remaining <= 0 { return left }
-        let pidfds = left.map { mitogen_pidfd_open($0) }
-        defer { for fd in pidfds where fd >= 0 { close(fd) } }
-        if pidfds.contains(where: { $0 < 0 }) {
-            usleep(10_000)
-            continue
+        if !sleepUntilOneExits(Array(left), timeout: remaining) { usleep(10_000) }
+    }
+}
+
+/// Sleeps in `poll(2)` on the pidfds of `pids` (our children) until one of
+/// them exits or `timeout` seconds pass, without reaping anything.
+/// - Returns: false, at once, when pidfds are missing (Linux before 5.3):
+///   the caller then polls in its own way.
+package func sleepUntilOneExits(_ pids: [pid_t], timeout: Double) -> Bool {
+    let pidfds = pids.map { mitogen_pidfd_open($0) }
+    defer { for fd in pidfds where fd >= 0 { close(fd) } }
+    guard !pidfds.contains(where: { $0 < 0 }) else { return false }
+    let deadline = monotonicNow() + timeout
+    var entries = pidfds.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+    while true {
+        let left = deadline - monotonicNow()
+        if left <= 0 { return true }
+        switch valueOrErrno(retryOnInterrupt: false, { poll(&entries, nfds_t(entries.count), Int32(min(left * 1000, 60_000)) + 1) }) {
+        case .success(let ready) where ready > 0: return true
+        case .success: continue
+        case .failure(let e) where e == .interrupted: continue
+        case .failure: return true
         }
-        var entries = pidfds.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
-        _ = poll(&entries, nfds_t(entries.count), Int32(max(1, remaining * 1000)))
     }
 }

@@ -160,25 +160,9 @@ struct SubprocessRunner {
 
     /// Sleeps until our child `pid` exits (without reaping it) or `timeout` seconds pass.
     private static func waitForExit(of pid: pid_t, timeout: Double) {
-        let deadline = monotonicSeconds() + timeout
-        let pidfd = mitogen_pidfd_open(pid)
-        guard pidfd >= 0 else {
-            var pause = timespec(tv_sec: Int(timeout), tv_nsec: Int((timeout - timeout.rounded(.down)) * 1e9))
-            nanosleep(&pause, nil)
-            return
-        }
-        let descriptor = FileDescriptor(rawValue: pidfd)
-        defer { descriptor.close() }
-        while true {
-            let left = deadline - monotonicSeconds()
-            if left <= 0 { return }
-            var entry = pollfd(fd: pidfd, events: Int16(POLLIN), revents: 0)
-            switch valueOrErrno(retryOnInterrupt: false, { poll(&entry, 1, Int32(left * 1000) + 1) }) {
-            case .success(let ready) where ready > 0: return
-            case .success: continue
-            case .failure(let e) where e == .interrupted: continue
-            case .failure: return
-            }
+        if !sleepUntilOneExits([pid], timeout: timeout) {
+            // No pidfds (Linux before 5.3): wait out the grace.
+            usleep(useconds_t(min(max(timeout, 0), 60) * 1_000_000))
         }
     }
 
