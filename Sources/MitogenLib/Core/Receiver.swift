@@ -133,7 +133,7 @@ public final class Receiver: Sendable {
     private func checked(_ msg: Message) throws -> Message {
         if msg.isDead {
             if !persist { close() }
-            throw ChannelError(msg.deadText)
+            throw ChannelError(msg.deadText, context: respondent?.errorLabel)
         }
         return msg
     }
