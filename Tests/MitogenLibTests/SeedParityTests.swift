@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import Synchronization
 import Testing
 import TestSupport
 import MitogenLib
@@ -156,5 +157,32 @@ import MitogenSys
         #expect(status == .signaled(SIGTERM), "dies of the signal, as without the watcher")
         #expect(access(stats, F_OK) == 0, "the broker's exit work ran")
         #expect(waitUntil(timeout: 5) { !processAlive(childPID) })
+    }
+
+    @Test func signalsFireOnContextsBrokersAndAnyObject() throws {
+        final class Box: Sendable {
+            let events = Mutex<[String]>([])
+            func add(_ e: String) { events.withLock { $0.append(e) } }
+            var all: [String] { events.withLock { $0 } }
+        }
+        let seen = Box()
+        let broker = Broker(shutdownTimeout: 1, name: "signals.broker", installWatcher: false)
+        Signals.listen(broker, "shutdown") { _ in seen.add("broker shutdown") }
+        Signals.listen(broker, "exit") { _ in seen.add("broker exit") }
+        let router = Router(broker: broker)
+        let child = try router.local(name: "signalled")
+        Signals.listen(child, "disconnect") { _ in seen.add("context disconnect") }
+        let stream = try #require(router.streamByID(child.contextID))
+        Signals.listen(stream, "disconnect") { args in seen.add("stream disconnect \(args.count)") }
+        let mine = Box()
+        let token = Signals.listen(mine, "custom") { args in seen.add("custom \(args.first?.intValue ?? -1)") }
+        Signals.fire(mine, "custom", [.int(7)])
+        Signals.unlisten(token)
+        Signals.fire(mine, "custom", [.int(8)])
+        try child.shutdown(wait: true)
+        #expect(waitUntil(timeout: 5) { seen.all.contains("context disconnect") })
+        broker.shutdown()
+        try broker.join(timeout: 5)
+        #expect(seen.all == ["custom 7", "stream disconnect 1", "context disconnect", "broker shutdown", "broker exit"])
     }
 }

@@ -280,6 +280,7 @@ public final class Broker: @unchecked Sendable {
         self.defer { [self] in
             guard shutdownDeadline == nil else { return }
             shutdownDeadline = monotonicNow() + shutdownTimeout
+            Signals.fire(self, "shutdown")
             for h in shutdownHandlers { h() }
         }
     }
@@ -402,6 +403,7 @@ public final class Broker: @unchecked Sendable {
         }
         for h in forceHandlers { h() }
         runDeferred()
+        Signals.fire(self, "exit")
         for h in exitHandlers { h() }
         running.store(false, ordering: .releasing)
         followerTokens.close()

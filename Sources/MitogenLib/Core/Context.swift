@@ -56,7 +56,10 @@ public final class Context: Sendable {
             return list
         }
         for fn in fns { fn() }
+        Signals.fire(self, "disconnect")
     }
+
+    deinit { Signals.forget(self) }
 
     // MARK: Messages
 

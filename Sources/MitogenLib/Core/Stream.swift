@@ -479,10 +479,15 @@ public final class Stream: @unchecked Sendable {
             handshake = nil
             failHandshake(StreamError("\(name): disconnected during bootstrap: \(reason)", kind: .eof))
         }
+        // Mitogen's order: the stream's signal, then what depends on it
+        // (the router's bookkeeping, which fires the contexts' own).
+        Signals.fire(self, "disconnect", [.str(reason)])
         let hooks = disconnectHooks
         disconnectHooks.removeAll()
         for hook in hooks { hook() }
     }
+
+    deinit { Signals.forget(self) }
 
     /// Writes what is queued, blocking up to `timeout` seconds: the last
     /// replies and logs of a child leave before it exits. Broker thread only.
