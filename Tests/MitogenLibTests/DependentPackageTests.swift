@@ -32,9 +32,9 @@ import TestSupport
         let root = makeTempDirectory("mitogen-dependent")
         defer { try? FileManager.default.removeItem(atPath: root) }
         // The package as a versioned remote: a bare clone of this commit, tagged.
-        let clone = try run(["git", "clone", "-q", "--bare", packageRoot, root + "/mitogen.git"], in: root)
+        let clone = try run(["git", "clone", "-q", "--bare", packageRoot, root + "/mitogen-swift.git"], in: root)
         #expect(clone.status == 0, "\(clone.output)")
-        let tag = try run(["git", "-C", root + "/mitogen.git", "tag", "9.9.9", "HEAD"], in: root)
+        let tag = try run(["git", "-C", root + "/mitogen-swift.git", "tag", "9.9.9", "HEAD"], in: root)
         #expect(tag.status == 0, "\(tag.output)")
 
         let app = root + "/app"
@@ -44,8 +44,8 @@ import TestSupport
             import PackageDescription
             let package = Package(
                 name: "app",
-                dependencies: [.package(url: "file://\(root)/mitogen.git", from: "9.9.9")],
-                targets: [.executableTarget(name: "hello", dependencies: [.product(name: "MitogenLib", package: "mitogen.git")])]
+                dependencies: [.package(url: "file://\(root)/mitogen-swift.git", from: "9.9.9")],
+                targets: [.executableTarget(name: "hello", dependencies: [.product(name: "MitogenLib", package: "mitogen-swift")])]
             )
             """.write(toFile: app + "/Package.swift", atomically: true, encoding: .utf8)
         try """
