@@ -88,6 +88,12 @@ import MitogenSys
                 #expect("\(error)".contains("in os.stat, context worker (id \(worker.contextID), pid"), "\(error)")
                 #expect(error.text.contains("@"), "the wire text keeps the child's own name")
             }
+            do {
+                try worker.callValue("time.sleep", args: [5], timeout: 0.2)
+                Issue.record("a 5 s sleep answered within 0.2 s")
+            } catch let error as TimeoutError {
+                #expect("\(error)" == "waiting for context worker, id \(worker.contextID) timed out")
+            }
             let pid = try #require(try worker.callValue("os.getpid", timeout: 10).intValue.flatMap { Int32(exactly: $0) })
             let pending = try worker.callAsyncValue("time.sleep", args: [30])
             kill(pid, SIGKILL)

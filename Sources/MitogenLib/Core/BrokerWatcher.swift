@@ -30,7 +30,16 @@ enum BrokerWatcher {
             list.append(Weak(broker))
         }
         guard !installed.exchange(true, ordering: .acquiringAndReleasing) else { return }
-        atexit { BrokerWatcher.shutdownAll() }
+        atexit {
+            BrokerWatcher.shutdownAll()
+            // The program may leave on its own (its calls failed as the brokers
+            // stopped) while the watcher handles a signal: it still dies of it.
+            let sig = handlingSignal.load(ordering: .acquiring)
+            if sig != 0 {
+                signal(sig, SIG_DFL)
+                raise(sig)
+            }
+        }
         installSignalWatch()
     }
 
@@ -66,6 +75,7 @@ enum BrokerWatcher {
         _ = startThread(name: "mitogen.watcher") {
             var sig: UInt8 = 0
             while read(readFD, &sig, 1) < 0 && errno == EINTR {}
+            handlingSignal.store(Int32(sig), ordering: .releasing)
             logWarning("signal \(sig): shutting down gracefully (again to stop at once)")
             shutdownAll()
             signal(Int32(sig), SIG_DFL)
@@ -78,6 +88,8 @@ enum BrokerWatcher {
 /// atomic load is async-signal-safe).
 private let signalPipe = Atomic<Int32>(-1)
 private let signalled = Atomic<Bool>(false)
+/// The signal the watcher thread is acting on (0: none).
+private let handlingSignal = Atomic<Int32>(0)
 
 /// Async-signal-safe: tells the watcher thread, or on a second signal dies
 /// of it at once.

@@ -104,6 +104,10 @@ public final class Receiver: Sendable {
             msg = try latch.get(timeout: timeout, spin: spin)
         } catch is LatchError {
             throw ChannelError(ChannelError.receiverClosed)
+        } catch let error as TimeoutError {
+            // Name who did not answer, as the caller named it.
+            guard let respondent else { throw error }
+            throw TimeoutError("waiting for context \(respondent.errorLabel)")
         }
         return try checked(msg)
     }
