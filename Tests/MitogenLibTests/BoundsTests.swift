@@ -154,4 +154,21 @@ import MitogenLib
             }
         }
     }
+
+    /// A receiver over its byte budget holds its context's stream: that
+    /// context's other replies wait, and closing the receiver lets them through.
+    @Test func anOverBudgetReceiverHoldsItsStreamUntilClosed() throws {
+        try withTestRouter { router in
+            let child = try router.local(name: "held")
+            let data = try Receiver(router: router, maxQueuedBytes: 1 << 20)
+            let stream = try child.callAsyncValue(
+                "files.get", args: [.str("/dev/zero"), .sender(contextID: router.contextID, handle: data.handle), .int(8 << 20)])
+            defer { stream.close() }
+            #expect(waitUntil(timeout: 5) { (try? child.callValue("os.getpid", timeout: 0.3)) == nil })
+            // The rest of the file then goes to a closed handle and is dropped.
+            data.close()
+            #expect(try child.callValue("os.getpid", timeout: 10).intValue != nil)
+            #expect(try stream.get(timeout: 10).unpickle().intValue == 8 << 20)
+        }
+    }
 }
