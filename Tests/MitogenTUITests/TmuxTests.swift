@@ -124,10 +124,17 @@ struct TmuxTests {
         t.keys("i")
         t.waitFor("time.sleep(30)  running")
         t.keys("4", "d")
-        t.waitFor("cancelled call")
+        t.waitFor("cancelling call")
         t.waitFor("Pending (0)")
         t.keys("5")
-        t.waitFor("call cancelled by the operator")
+        // The context stopped the work and said so; it runs the next call at once.
+        t.waitFor("time.sleep cancelled by the operator after")
+        t.keys(":")
+        t.type("call os.getpid()")
+        t.keys("Enter")
+        t.waitUntil("the next call to answer") { $0.contains("os.getpid()") && !$0.contains("os.getpid()  running") }
+        t.keys("1", "i")
+        t.waitFor("(nothing running)")
         t.quitCleanly()
     }
 

@@ -235,12 +235,12 @@ extension App {
         }
     }
 
-    /// Cancels call `handle` (or the selected pending call): its waiter gets
-    /// an error at once.
+    /// Cancels call `handle` (or the selected pending call): the context
+    /// running it stops the work and its waiter gets a `CancelledError`.
     func cancelSelectedCall(handle: UInt32?) {
         guard let h = handle ?? selectedPending?.handle else { return setStatus("no pending call selected", error: true) }
-        if router.cancelCall(handle: h) {
-            setStatus("cancelled call \(h)")
+        if router.cancelCall(handle: h, by: "the operator") {
+            setStatus("cancelling call \(h)")
         } else {
             setStatus("call \(h) is no longer pending", error: true)
         }

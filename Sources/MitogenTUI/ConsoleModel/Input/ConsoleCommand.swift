@@ -24,7 +24,7 @@ package enum ConsoleCommandName: String, CaseIterable, Sendable {
             "Connect a chain: hops method[:target][?key=value&...] joined by ->, nearest first. A chain that does not start with `local` or a remote method starts under the selected context."
         case .call: "Call a function on the selected context, e.g. `os.getpid()`; the result goes to the results pane."
         case .shutdown: "Shut down the selected context (or its subtree), after confirmation."
-        case .cancel: "Cancel the selected pending call (or the one with HANDLE): its waiter gets an error at once."
+        case .cancel: "Cancel the selected pending call (or the one with HANDLE): the context stops the work; its waiter gets a CancelledError."
         case .inflight: "Ask the selected context what it is running (`mitogen.inflight`)."
         case .theme: "Switch to themes/NAME.theme."
         case .filter: "Filter the context tree by name, method or state."
