@@ -151,6 +151,30 @@ import MitogenLib
         }
     }
 
+    @Test func aCancelledUploadStopsAndRemovesItsPartialFile() throws {
+        try withTestRouter { router in
+            let child = try router.local()
+            let dir = "/tmp/mitogen-cancel-put-\(getpid())"
+            mkdir(dir, 0o700)
+            defer { for name in (try? listDirectory(dir)) ?? [] { unlink(dir + "/" + name) }; rmdir(dir) }
+            // The master's half of files.put, by hand, so the upload can stop midway.
+            let reply = try Receiver(router: router, persist: false, respondent: child)
+            let call = try child.callAsyncValue(
+                "files.put", args: [.str(dir + "/big"), .sender(contextID: router.contextID, handle: reply.handle), .int(0o644)])
+            guard case .sender(_, let handle) = try reply.get(timeout: 5).unpickle() else {
+                Issue.record("files.put did not answer with a Sender")
+                return
+            }
+            Sender(context: child, handle: handle).send(.blob([UInt8](repeating: 7, count: 100_000)))
+            #expect(waitUntil { ((try? listDirectory(dir)) ?? []).contains { $0.hasSuffix(".tmp") } })
+            #expect(router.cancelCall(handle: call.handle, by: "the test"))
+            let e = #expect(throws: CallError.self) { try call.get(timeout: 5).unpickle() }
+            #expect(e?.isCancelled == true && e?.message.contains("files.put cancelled by the test") == true, "\(String(describing: e))")
+            #expect(try listDirectory(dir).isEmpty)
+            #expect(try Self.nextCallSeconds(child) < 1)
+        }
+    }
+
     /// Every `pid` in an inflight process tree.
     static func pids(in process: Value) -> [Int32] {
         guard let d = process.dictValue, let pid = d["pid"]?.intValue else { return [] }
