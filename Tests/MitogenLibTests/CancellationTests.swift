@@ -175,6 +175,44 @@ import MitogenLib
         }
     }
 
+    @Test func inflightShowsWhatACallIsStuckOn() throws {
+        try withTestRouter { router in
+            let child = try router.local()
+            let hung = try child.callAsync("subprocess.check_output", ["sleep", "600"], timeout: 30)
+            let queued = try child.callAsync("os.getpid")
+            var process: PyDict?
+            #expect(waitUntil(timeout: 5) {
+                let calls = (try? child.callValue("mitogen.inflight", timeout: 5))?.sequenceValue ?? []
+                process = calls.first?.dictValue?["waits"]?.sequenceValue?.first?.dictValue
+                return process?["wchan"] != nil
+            })
+            let p = try #require(process)
+            let pid = try #require(p["pid"]?.intValue)
+            // What /proc says about it, as the test reads it itself.
+            let stat = String(decoding: try readWholeFile("/proc/\(pid)/stat"), as: UTF8.self)
+            #expect(stat.contains("(sleep) S "))
+            #expect(p["cmdline"] == .list(["sleep", "600"]) && p["state"] == "S" && p["state_name"] == "sleeping")
+            let wchan = String(decoding: try readWholeFile("/proc/\(pid)/wchan"), as: UTF8.self)
+            #expect(p["wchan"]?.stringValue == wchan && !wchan.isEmpty, "\(p)")
+            let detail = try #require(try child.callValue("mitogen.inflight_detail", timeout: 5).dictValue)
+            let calls = try #require(detail["calls"]?.sequenceValue)
+            let running = try #require(calls.first?.dictValue)
+            #expect(running["function"] == "subprocess.check_output" && running["running"] == .bool(true))
+            #expect(running["timeout"] == .float(30) && Self.seconds(running["deadline_in"]) > 25)
+            #expect(calls.count == 2 && calls[1].dictValue?["running"] == .bool(false))
+            #expect(detail["queue"]?.dictValue?["waiting"] == .int(1))
+            #expect(detail["log"]?.sequenceValue != nil && detail["contexts"]?.sequenceValue != nil)
+            #expect(router.cancelCall(handle: hung.handle))
+            #expect(throws: CallError.self) { try hung.get(timeout: 5).unpickle() }
+            #expect(try queued.get(timeout: 5).unpickle().intValue != nil)
+        }
+    }
+
+    static func seconds(_ v: Value?) -> Double {
+        if case .float(let f)? = v { return f }
+        return -1
+    }
+
     /// Every `pid` in an inflight process tree.
     static func pids(in process: Value) -> [Int32] {
         guard let d = process.dictValue, let pid = d["pid"]?.intValue else { return [] }
