@@ -37,6 +37,8 @@ enum Inflight {
         var d = PyDict([
             ("function", .str(call.name)), ("args", .str(call.arguments)), ("caller", .int(Int(c.callerID))),
             ("age", .float(now - c.received)), ("running", .bool(running)),
+            // The caller's reply handle: with `caller`, names the call (`PendingCall.handle`).
+            ("handle", .int(Int(call.message.replyTo))),
         ])
         if let started = call.started { d["running_for"] = .float(now - started) }
         if let timeout = c.timeout, let deadline = c.deadline {

@@ -101,6 +101,7 @@ extension App {
             state.overlay = .prompt(Prompt(purpose: .logFilter, label: "filter logs: ", editor: LineEditor(state.logFilter.text)))
         case .logClear: state.logFilter = LogFilter()
         case .cancelCall: cancelSelectedCall(handle: nil)
+        case .callDetail: toggleCallDetail()
         case .pendingInflight:
             if let call = selectedPending { askInflight(contextID: call.contextID) }
         case .resultsScope: state.resultsAllContexts.toggle()
