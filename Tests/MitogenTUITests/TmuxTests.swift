@@ -113,16 +113,16 @@ struct TmuxTests {
         defer { t.close() }
         t.waitFor("connected")
         t.keys(":")
-        t.type("call time.sleep(30)")
+        t.type("call time.sleep(600)")
         t.keys("Enter", "4")
-        t.waitFor("time.sleep(30)")
-        t.waitUntil("the call to age") { $0.contains("time.sleep(30)") && $0.contains(" 1s ") }
+        t.waitFor("time.sleep(600)")
+        t.waitUntil("the call to age") { $0.contains("time.sleep(600)") && $0.contains(" 1s ") }
         t.waitFor("slow")
         t.waitFor("STUCK")
         t.waitFor("(1 stuck)")
         // Ask the target what it is doing.
         t.keys("i")
-        t.waitFor("time.sleep(30)  running")
+        t.waitFor("time.sleep(600)  running")
         t.keys("4", "d")
         t.waitFor("cancelling call")
         t.waitFor("Pending (0)")

@@ -40,7 +40,34 @@ extension Dispatcher {
         return true
     }
 
-    /// The deadline timer of `call`: refuse it if still queued, cancel it if running.
+    /// Makes sure a timer fires by `deadline`. One timer serves every call:
+    /// it is armed for the nearest deadline and, when it fires, handles the
+    /// calls whose time is up and re-arms for the next, so a stream of quick
+    /// calls with long timeouts costs no timer each.
+    func watchDeadline(_ deadline: Double) {
+        let arm = state.withLock { q -> Bool in
+            if let armed = q.armedDeadline, armed <= deadline { return false }
+            q.armedDeadline = deadline
+            return true
+        }
+        guard arm else { return }
+        router.broker.after(max(0, deadline - monotonicNow())) { [self] in deadlineTimerFired(armedFor: deadline) }
+    }
+
+    private func deadlineTimerFired(armedFor armed: Double) {
+        let now = monotonicNow()
+        let (expired, next) = state.withLock { q -> ([DispatchedCall], Double?) in
+            if q.armedDeadline == armed { q.armedDeadline = nil }
+            let calls = (q.running.map { [$0] } ?? []) + q.waiting
+            let expired = calls.filter { ($0.context.deadline ?? .infinity) <= now && !$0.context.isCancelled }
+            let next = calls.compactMap(\.context.deadline).filter { $0 > now }.min()
+            return (expired, next)
+        }
+        for call in expired { deadlinePassed(call) }
+        if let next { watchDeadline(next) }
+    }
+
+    /// `call`'s deadline passed: refuse it if still queued, cancel it if running.
     func deadlinePassed(_ call: DispatchedCall) {
         let queued = state.withLock { q -> Bool? in
             if let i = q.waiting.firstIndex(where: { $0 === call }) {

@@ -34,6 +34,8 @@ package final class Dispatcher: Sendable {
         /// then stops driving the queue (a new thread does).
         var epoch: UInt64 = 0
         var closed = false
+        /// The deadline the one deadline timer is armed for (see `watchDeadline`).
+        var armedDeadline: Double?
     }
     let state = Mutex(Queue())
     private let poisoned = Mutex<[String: String]>([:])
@@ -70,7 +72,6 @@ package final class Dispatcher: Sendable {
                 answer(message, .callError(refusal(call, waited: 0)))
                 return
             }
-            router.broker.after(timeout) { [self] in deadlinePassed(call) }
         }
         let runNow = state.withLock { q -> Bool? in
             if q.closed { return nil }
@@ -85,6 +86,7 @@ package final class Dispatcher: Sendable {
             router.sendDead(replyingTo: message, ChannelError.brokerExited)
             return
         }
+        if let deadline = call.context.deadline { watchDeadline(deadline) }
         guard runNow else { return }
         router.broker.handOffLoop()
         drive(from: call, epoch: state.withLock { $0.epoch })

@@ -94,6 +94,13 @@ public final class CallChain: Sendable {
     ///   `isDeadline`. If no answer comes `CallWire.answerSlack` seconds
     ///   later, the call is cancelled from here.
     public func callAsyncValue(_ function: String, args: [Value], kwargs: PyDict = PyDict(), timeout: Double? = nil) throws -> Receiver {
+        try startCall(function, args: args, kwargs: kwargs, timeout: timeout, watched: true)
+    }
+
+    /// `callAsyncValue`; `watched: false` leaves the no-answer fallback to a
+    /// caller that waits with its own timeout (the blocking `callValue`),
+    /// which saves a broker timer per call.
+    func startCall(_ function: String, args: [Value], kwargs: PyDict, timeout: Double?, watched: Bool) throws -> Receiver {
         let receiver = try Receiver(router: context.router, persist: false, respondent: context)
         var msg = makeMessage(function, args: args, kwargs: kwargs, timeout: timeout)
         msg.replyTo = receiver.handle
@@ -103,7 +110,7 @@ public final class CallChain: Sendable {
         observer.callStarted(handle: handle, context: context, function: function, args: args, kwargs: kwargs, timeout: timeout)
         receiver.whenDone { observer.callFinished(handle: handle) }
         context.send(msg)
-        if let timeout {
+        if let timeout, watched {
             router.broker.after(max(0, timeout) + CallWire.answerSlack) {
                 router.cancelCall(handle: handle, by: "the caller's deadline (timeout \(formatSeconds(timeout)) s, no answer)")
             }
@@ -120,7 +127,7 @@ public final class CallChain: Sendable {
     @discardableResult
     public func callValue(_ function: String, args: [Value], kwargs: PyDict = PyDict(), timeout: Double? = nil) throws -> Value {
         let started = monotonicNow()
-        let receiver = try callAsyncValue(function, args: args, kwargs: kwargs, timeout: timeout)
+        let receiver = try startCall(function, args: args, kwargs: kwargs, timeout: timeout, watched: false)
         defer {
             receiver.close()
             context.router.profiler?.record(function, seconds: monotonicNow() - started)
