@@ -102,6 +102,9 @@ import MitogenLib
             #expect(e?.trace.contains("pid \(cPid))") == true, "\(String(describing: e))")
             #expect(try Self.nextCallSeconds(c) < 1)
             #expect(try Self.inflight(c).isEmpty)
+            // b reports the context it started (c) and its connect stage.
+            let started = try b.callValue("mitogen.inflight_detail", timeout: 5).dictValue?["contexts"]?.sequenceValue ?? []
+            #expect(started.contains { $0.dictValue?["id"]?.intValue == Int(c.contextID) && $0.dictValue?["state"] == "connected" }, "\(started)")
         }
     }
 
@@ -178,6 +181,7 @@ import MitogenLib
     @Test func inflightShowsWhatACallIsStuckOn() throws {
         try withTestRouter { router in
             let child = try router.local()
+            try child.call("mitogen.log", "needle before the hang")
             let hung = try child.callAsync("subprocess.check_output", ["sleep", "600"], timeout: 30)
             let queued = try child.callAsync("os.getpid")
             var process: PyDict?
@@ -201,7 +205,8 @@ import MitogenLib
             #expect(running["timeout"] == .float(30) && Self.seconds(running["deadline_in"]) > 25)
             #expect(calls.count == 2 && calls[1].dictValue?["running"] == .bool(false))
             #expect(detail["queue"]?.dictValue?["waiting"] == .int(1))
-            #expect(detail["log"]?.sequenceValue != nil && detail["contexts"]?.sequenceValue != nil)
+            let log = detail["log"]?.sequenceValue?.compactMap(\.stringValue) ?? []
+            #expect(log.contains { $0.contains("needle before the hang") }, "\(log)")
             #expect(router.cancelCall(handle: hung.handle))
             #expect(throws: CallError.self) { try hung.get(timeout: 5).unpickle() }
             #expect(try queued.get(timeout: 5).unpickle().intValue != nil)
