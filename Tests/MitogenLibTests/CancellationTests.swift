@@ -262,6 +262,29 @@ import MitogenLib
         }
     }
 
+    @Test func oddTimeoutsAreSafe() throws {
+        try withTestRouter { router in
+            let child = try router.local()
+            // Infinite or enormous: no deadline. NaN: none either.
+            #expect(try child.callValue("os.getpid", timeout: .infinity).intValue != nil)
+            #expect(try child.callValue("os.getpid", timeout: 1e300).intValue != nil)
+            #expect(try child.callValue("os.getpid", timeout: .nan).intValue != nil)
+            // The reserved key as the context receives it, forged: never a crash.
+            let key = "__mitogen_timeout__"
+            let bad = #expect(throws: CallError.self) { try child.callValue("os.getpid", kwargs: PyDict([(key, "soon")])) }
+            #expect(bad?.message.contains("\(key) must be a finite number of seconds") == true)
+            #expect(throws: CallError.self) { try child.callValue("os.getpid", kwargs: PyDict([(key, .float(.nan))])) }
+            #expect(try child.callValue("os.getpid", kwargs: PyDict([(key, .float(1e300))])).intValue != nil)
+            #expect(try child.callValue("os.getpid", kwargs: PyDict([(key, .int(Int.max))])).intValue != nil)
+            let negative = #expect(throws: CallError.self) { try child.callValue("os.getpid", kwargs: PyDict([(key, .int(-5))])) }
+            #expect(negative?.isDeadline == true)
+            // A cancel for a handle nobody uses, or a malformed one, changes nothing.
+            #expect(try child.callValue("mitogen.cancel", args: [123_456]) == .bool(false))
+            #expect(throws: CallError.self) { try child.callValue("mitogen.cancel", args: [-1]) }
+            #expect(try Self.nextCallSeconds(child) < 1)
+        }
+    }
+
     @Test func typedCallsTakeKeywordArguments() throws {
         try withTestRouter { router in
             let child = try router.local()

@@ -34,6 +34,12 @@ import TestSupport
         // Another caller's call with the same handle is not ours; junk is reported, not trusted.
         #expect(CallDetail.lines(from: answer, handle: 1001, callerID: 7).first?.kind == .warning)
         #expect(CallDetail.lines(from: .list([1, 2]), handle: 1, callerID: 0).first?.text.hasPrefix("unexpected answer") == true)
+        // Numbers no clock shows are left out, never a trap.
+        let odd: Value = .dict(PyDict([("calls", .list([.dict(PyDict([
+            ("function", "f"), ("caller", 0), ("handle", 1), ("running", .bool(true)),
+            ("running_for", .float(.nan)), ("deadline_in", .float(1e300)), ("age", .float(-.infinity)),
+        ]))]))]))
+        #expect(CallDetail.lines(from: odd, handle: 1, callerID: 0).first?.text == "f()  running, no deadline")
     }
 }
 

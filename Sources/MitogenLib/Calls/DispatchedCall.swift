@@ -53,7 +53,8 @@ package final class DispatchedCall: Sendable {
         self.args = args
         self.kwargs = kwargs
         self.arguments = Value.argumentsText(args, kwargs)
-        self.context = CallContext(function: name, routerRef: router, callerID: message.srcID, timeout: timeout)
+        self.context = CallContext(
+            function: name, routerRef: router, callerID: message.srcID, timeout: CallWire.normalized(timeout))
     }
 
     /// Monotonic time it started running, nil while queued.

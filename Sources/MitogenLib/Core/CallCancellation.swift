@@ -31,6 +31,17 @@ package enum CallWire {
     package static let confirmGrace = 1.0
     /// The type of the `CallError` of a cancelled or refused call.
     package static let cancelledType = "mitogen.core.CancelledError"
+    /// Timeouts from this many seconds up (about 31 years), and infinite
+    /// ones, mean no deadline: no clock or timer has to hold them.
+    package static let longestTimeout = 1e9
+
+    /// A caller's or a message's timeout made safe to compute with: nil for
+    /// none (nil, NaN, infinite, or `longestTimeout` and more), 0 for a
+    /// negative one (refused at once).
+    package static func normalized(_ timeout: Double?) -> Double? {
+        guard let t = timeout, !t.isNaN, t < longestTimeout else { return nil }
+        return max(0, t)
+    }
 }
 
 extension CallError {
@@ -79,7 +90,7 @@ extension Router {
 
 /// `1.25` for 1.2549: seconds with two decimals, without Foundation.
 package func formatSeconds(_ seconds: Double) -> String {
-    guard seconds.isFinite else { return "\(seconds)" }
+    guard seconds.isFinite, abs(seconds) < 1e15 else { return "\(seconds)" }
     let hundredths = Int((abs(seconds) * 100).rounded())
     let frac = hundredths % 100
     return (seconds < 0 ? "-" : "") + "\(hundredths / 100)." + (frac < 10 ? "0" : "") + "\(frac)"

@@ -63,7 +63,7 @@ public final class CallChain: Sendable {
         let (module, name) = splitFunctionName(function)
         let chain: Value = chainID.withLock { $0 }.map { .str($0) } ?? .none
         var kwargs = kwargs
-        if let timeout { kwargs[CallWire.timeoutKey] = .float(timeout.isFinite ? timeout : 0) }
+        if let timeout = CallWire.normalized(timeout) { kwargs[CallWire.timeoutKey] = .float(timeout) }
         let body = Value.tuple([chain, .str(module), .none, .str(name), .tuple(args), .kwargs(kwargs)])
         return Message.pickled(body, handle: Handle.callFunction)
     }
@@ -101,6 +101,7 @@ public final class CallChain: Sendable {
     /// caller that waits with its own timeout (the blocking `callValue`),
     /// which saves a broker timer per call.
     func startCall(_ function: String, args: [Value], kwargs: PyDict, timeout: Double?, watched: Bool) throws -> Receiver {
+        let timeout = CallWire.normalized(timeout)
         let receiver = try Receiver(router: context.router, persist: false, respondent: context)
         var msg = makeMessage(function, args: args, kwargs: kwargs, timeout: timeout)
         msg.replyTo = receiver.handle
@@ -126,6 +127,7 @@ public final class CallChain: Sendable {
     ///   `ChannelError`, `TimeoutError`.
     @discardableResult
     public func callValue(_ function: String, args: [Value], kwargs: PyDict = PyDict(), timeout: Double? = nil) throws -> Value {
+        let timeout = CallWire.normalized(timeout)
         let started = monotonicNow()
         let receiver = try startCall(function, args: args, kwargs: kwargs, timeout: timeout, watched: false)
         defer {

@@ -121,12 +121,16 @@ package struct CallDetail: Equatable, Sendable {
         return out
     }
 
+    /// A number of seconds from the context's answer; nil for anything
+    /// else, or for a value no clock shows (the answer is not trusted).
     private static func seconds(_ v: Value?) -> Double? {
+        let s: Double
         switch v {
-        case .float(let f)?: f
-        case .int(let i)?: Double(i)
-        default: nil
+        case .float(let f)?: s = f
+        case .int(let i)?: s = Double(i)
+        default: return nil
         }
+        return s.isFinite && abs(s) < 1e12 ? s : nil
     }
 
     private static func formatted(_ s: Double) -> String {
