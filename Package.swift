@@ -78,7 +78,7 @@ let package = Package(
         .executableTarget(name: "mitogen-bench", dependencies: ["MitogenLib", "MitogenSys", argumentParser]),
         // A compromised child for the security tests (forges messages).
         .executableTarget(
-            name: "mitogen-hostile-child", dependencies: ["MitogenChild", "MitogenMaster", "MitogenCalls"], path: "Tests/HostileChild"),
+            name: "mitogen-hostile-child", dependencies: ["MitogenChild", "MitogenMaster", "MitogenCalls", logging], path: "Tests/HostileChild"),
         .target(name: "TestSupport", dependencies: ["MitogenLib", "MitogenMaster", "MitogenSys"], path: "Tests/TestSupport"),
         .testTarget(
             name: "MitogenMasterTests",

@@ -8,10 +8,12 @@ cd "$(dirname "$0")/.."
 scripts/setup-test-env.sh
 export MITOGEN_PYTHON="$PWD/.venv/bin/python"
 swift build --build-tests
-# LoadTests count this process's descriptors, threads and zombies: they run
-# alone, after everything else.
-swift test --skip-build --skip LoadTests
+# LoadTests count this process's descriptors, threads and zombies, and
+# DependentPackageTests builds the library again from scratch as a user's
+# dependency: each runs alone, after everything else.
+swift test --skip-build --skip LoadTests --skip DependentPackageTests
 swift test --skip-build --filter LoadTests
+swift test --skip-build --filter DependentPackageTests
 if [ -x scripts/fuzz-pickle.sh ]; then
     scripts/fuzz-pickle.sh "${FUZZ_SECONDS:-60}"
 fi

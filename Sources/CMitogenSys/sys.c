@@ -9,6 +9,8 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
+#include <sched.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -46,6 +48,23 @@ static void close_from(int low, int keep, int max_fd) {
     }
 }
 
+/// The setns method's steps (see mitogen_spawn_request): another process's
+/// root and namespaces, then its user. Child side only.
+static void enter_target(const mitogen_spawn_request *r, int report_fd) {
+    if (r->root_fd >= 0) {
+        if (fchdir(r->root_fd) < 0 || chroot(".") < 0 || chdir("/") < 0)
+            child_fail(report_fd, MITOGEN_SPAWN_STAGE_NAMESPACE, errno);
+    }
+    for (int i = 0; i < r->ns_count; i++) {
+        if (setns(r->ns_fds[i], 0) < 0) child_fail(report_fd, MITOGEN_SPAWN_STAGE_NAMESPACE, errno);
+    }
+    if (r->uid != (uid_t)-1) {
+        if (setgroups((size_t)r->group_count, r->groups) < 0 || setgid(r->gid) < 0 || setuid(r->uid) < 0)
+            child_fail(report_fd, MITOGEN_SPAWN_STAGE_USER, errno);
+    }
+    if (r->home != NULL) (void)chdir(r->home);
+}
+
 /// Everything between fork and exec. Never returns.
 __attribute__((noreturn)) static void child_main(const mitogen_spawn_request *r, int report_fd) {
     struct sigaction dfl;
@@ -62,6 +81,7 @@ __attribute__((noreturn)) static void child_main(const mitogen_spawn_request *r,
         if (moved < 0) _exit(127);  // nowhere to report to
         report_fd = moved;
     }
+    enter_target(r, report_fd);
     if (r->new_session && setsid() < 0) child_fail(report_fd, MITOGEN_SPAWN_STAGE_SETSID, errno);
     if (r->ctty_fd >= 0 && ioctl(r->ctty_fd, TIOCSCTTY, 0) < 0) child_fail(report_fd, MITOGEN_SPAWN_STAGE_CTTY, errno);
 

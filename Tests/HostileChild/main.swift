@@ -3,6 +3,7 @@
 // an attacker runs on a target could. Tests point a router at it with
 // `useChildBinary(at:)` and check that the master and the siblings refuse.
 import Glibc
+import Logging
 import MitogenCalls
 import MitogenChild
 import MitogenCore
@@ -190,6 +191,15 @@ Functions.register("test.route_plain") { args, _, ctx in
 Functions.register("test.log_to_file") { args, _, _ in
     logToFile(path: args.first?.stringValue, level: "DEBUG")
     return .none
+}
+
+/// evil.log_flood(count): logs `count` warning lines as fast as it can
+/// (each is a FORWARD_LOG to the master).
+Functions.register("evil.log_flood") { args, _, _ in
+    let count = try int(args, 0)
+    let logger = Logger(label: "evil")
+    for i in 0..<count { logger.warning("flood line \(i)") }
+    return .int(count)
 }
 
 ExternalContext.main()

@@ -154,4 +154,45 @@ import MitogenLib
             }
         }
     }
+
+    /// A receiver over its byte budget holds its context's stream: that
+    /// context's other replies wait, and closing the receiver lets them through.
+    @Test func anOverBudgetReceiverHoldsItsStreamUntilClosed() throws {
+        try withTestRouter { router in
+            let child = try router.local(name: "held")
+            let data = try Receiver(router: router, maxQueuedBytes: 1 << 20)
+            let stream = try child.callAsyncValue(
+                "files.get", args: [.str("/dev/zero"), .sender(contextID: router.contextID, handle: data.handle), .int(8 << 20)])
+            defer { stream.close() }
+            #expect(waitUntil(timeout: 5) { (try? child.callValue("os.getpid", timeout: 0.3)) == nil })
+            // The rest of the file then goes to a closed handle and is dropped.
+            data.close()
+            #expect(try child.callValue("os.getpid", timeout: 10).intValue != nil)
+            #expect(try stream.get(timeout: 10).unpickle().intValue == 8 << 20)
+        }
+    }
+
+    /// A child that logs in a loop gets its lines kept at a bounded rate,
+    /// and the master says how many it dropped.
+    @Test func aChildLoggingInALoopIsRateLimited() throws {
+        try withHostileRouter { router in
+            let child = try router.local(name: "chatty")
+            let started = monotonicNow()
+            try child.callValue("evil.log_flood", args: [30_000], timeout: 60)
+            try child.callValue("mitogen.log", args: ["after the flood"], timeout: 10)
+            let elapsed = monotonicNow() - started
+            var records: [LogRecord] = []
+            #expect(waitUntil(timeout: 5) {
+                records = router.logs(limit: 100_000).0.filter { $0.contextID == child.contextID }
+                return records.contains { $0.message == "after the flood" }
+            })
+            let kept = records.filter { $0.message.hasPrefix("flood line") }.count
+            let allowed = Int(LogRateLimiter.burst + LogRateLimiter.linesPerSecond * elapsed)
+            #expect(kept >= Int(LogRateLimiter.burst) && kept <= allowed, "kept \(kept) of 30000 in \(elapsed) s")
+            // Each line let through after drops is preceded by their count.
+            let reports = records.filter { $0.message.hasSuffix("log lines dropped: more than 1000 a second") }
+            #expect(!reports.isEmpty)
+            #expect(reports.compactMap { Int($0.message.prefix { $0.isNumber }) }.reduce(0, +) == 30_000 - kept)
+        }
+    }
 }

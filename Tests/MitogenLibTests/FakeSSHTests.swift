@@ -49,4 +49,24 @@ import MitogenLib
             #expect(lines.count == 2 && Int(lines[1]) == destPid)
         }
     }
+
+    @Test func theProgramReadsTheStdinTheCallerGives() throws {
+        try withTestRouter { router in
+            let dest = try router.local()
+            let out = makeTempDirectory("fakessh-stdin")
+            defer { _ = system("rm -rf '\(out)'") }
+            let input = try FileDescriptor.pipe()
+            try input.write.writeAll(Array("from the caller\n".utf8))
+            input.write.close()
+            defer { input.read.close() }
+            let status = try FakeSSH.run(
+                dest: dest, router: router, args: ["/bin/sh", "-c", "ssh h 'cat > \(out)/got'"], deadline: 30,
+                stdin: input.read.rawValue)
+            #expect(status == 0)
+            #expect(String(decoding: try readWholeFile(out + "/got"), as: UTF8.self) == "from the caller\n")
+            // nil: /dev/null, nothing read.
+            #expect(try FakeSSH.run(dest: dest, router: router, args: ["/bin/sh", "-c", "ssh h 'cat > \(out)/none'"], deadline: 30, stdin: nil) == 0)
+            #expect(try readWholeFile(out + "/none").isEmpty)
+        }
+    }
 }

@@ -322,12 +322,6 @@ struct ConnectionTests {
             try run(try prefix("jail", "username")) {
                 try router.jail(container: "www", username: "app", jexecPath: stubs + "/jexec", connectTimeout: 20)
             }
-            // setns cannot enter namespaces yet: it refuses instead of starting a context on this host.
-            #expect {
-                _ = try router.setns(container: "web", kind: .docker, dockerPath: stubs + "/docker", connectTimeout: 20)
-            } throws: { error in
-                (error as? StreamError)?.kind == .refused
-            }
             // A stub that sees the wrong argv refuses (exit 97): the connect fails with its words.
             _ = unlink(expectFile)
             try createPrivateFile(expectFile).writeAll(Array("docker\nexec\n--something-else\n".utf8))

@@ -23,6 +23,10 @@ typedef enum {
     MITOGEN_SPAWN_STAGE_CHDIR = 6,
     /// execve() failed in the child.
     MITOGEN_SPAWN_STAGE_EXEC = 7,
+    /// fchdir/chroot into the target's root, or setns(2), failed in the child.
+    MITOGEN_SPAWN_STAGE_NAMESPACE = 8,
+    /// setgroups/setgid/setuid to the target user failed in the child.
+    MITOGEN_SPAWN_STAGE_USER = 9,
 } mitogen_spawn_stage;
 
 /// What to start. Every pointer stays owned by the caller; nothing is
@@ -46,6 +50,20 @@ typedef struct {
     const char *cwd;
     /// Highest descriptor + 1 to close when close_range() is unavailable.
     int max_fd;
+    /// Entering another process's namespaces (the setns method), done first
+    /// in the child, in Mitogen's order: fchdir(root_fd), chroot("."),
+    /// chdir("/"), then setns(2) on each of `ns_fds`. root_fd -1: none.
+    int root_fd;
+    const int *ns_fds;
+    int ns_count;
+    /// Then, when `uid` is not (uid_t)-1: setgroups(groups), setgid(gid),
+    /// setuid(uid); and chdir(home) when `home` is set and reachable
+    /// (failure ignored, as login does).
+    uid_t uid;
+    gid_t gid;
+    const gid_t *groups;
+    int group_count;
+    const char *home;
 } mitogen_spawn_request;
 
 /// Forks and execs `request` with all signals blocked around fork() under a

@@ -49,10 +49,13 @@ public enum ExternalContext {
 
         Mitogen.setChildIdentity(
             contextID: config.contextID, parentIDs: config.parentIDs, name: name, childHash: config.childHash)
-        let broker = Broker(shutdownTimeout: Broker.childShutdownGrace, name: "mitogen.broker")
+        // No watcher: a child leaves through `_exit` once its broker stops, and a
+        // signal from its parent (shutdown escalation) must end it at once.
+        let broker = Broker(shutdownTimeout: Broker.childShutdownGrace, name: "mitogen.broker", installWatcher: false)
         let router = Router(
             broker: broker, contextID: config.contextID, parentIDs: config.parentIDs,
-            unidirectional: config.unidirectional, maxMessageSize: config.maxMessageSize)
+            unidirectional: config.unidirectional, maxMessageSize: config.maxMessageSize,
+            profiler: config.profiling ? Profiler() : nil)
         let level = Logger.Level(pythonLevel: config.debug ? PythonLogLevel.debug : config.logLevel)
         if config.debug {
             // enable_debug: this context also writes its own debug log, a

@@ -88,16 +88,15 @@ public final class Broker: @unchecked Sendable {
     private var forceHandlers: [() -> Void] = []
     private var exitHandlers: [() -> Void] = []
 
-    /// Starts the broker thread.
-    /// - Parameter installWatcher: shut this broker down gracefully when the
-    ///   process exits (the seed's fail-safe for programs that forget to: in
-    ///   Swift, returning from `main` runs `exit`, so an `atexit` hook plays
-    ///   the role of Mitogen's main-thread watcher).
     /// Seconds a master's broker waits for its children at shutdown (Mitogen's 5.0).
     public static let masterShutdownGrace = 5.0
     /// Seconds a child's broker waits for its own children (Mitogen's 3.0).
     public static let childShutdownGrace = 3.0
 
+    /// Starts the broker thread.
+    /// - Parameter installWatcher: shut this broker down gracefully when the
+    ///   process exits or is interrupted (the seed's fail-safe for programs
+    ///   that forget to; see `BrokerWatcher`).
     public init(
         shutdownTimeout: Double = Broker.masterShutdownGrace, name: String = "mitogen.broker", installWatcher: Bool = true
     ) {
@@ -250,17 +249,38 @@ public final class Broker: @unchecked Sendable {
         if let exit { exitHandlers.append(exit) }
     }
 
-    /// True while any registered side asks to be kept alive.
+    /// True while any registered side asks to be kept alive, or a router on
+    /// this broker still has a context connected other than the master (the
+    /// seed's `keep_alive`). Shutdown waits while it holds, up to its grace.
+    ///
+    /// Safe from any thread: off the broker thread it asks the broker and
+    /// waits for the answer (false once the broker has stopped).
     public var keepAlive: Bool {
-        assertOnBroker()
-        return sides.values.contains { $0.keepAlive }
+        if isOnBrokerThread { return keepAliveNow() }
+        guard isRunning else { return false }
+        let answer = Latch<Bool>()
+        self.defer { [self] in try? answer.put(keepAliveNow()) }
+        // Work deferred while the broker exits is dropped: bounded wait.
+        return (try? answer.get(timeout: shutdownTimeout + 1)) ?? false
     }
+
+    private func keepAliveNow() -> Bool {
+        sides.values.contains { $0.keepAlive } || keepAliveChecks.withLock { $0 }.contains { $0() }
+    }
+
+    /// Adds a source of liveness for ``keepAlive`` (a router's connected
+    /// contexts). `check` runs on the broker thread and must not block.
+    package func addKeepAliveCheck(_ check: @escaping @Sendable () -> Bool) {
+        keepAliveChecks.withLock { $0.append(check) }
+    }
+    private let keepAliveChecks = Mutex<[@Sendable () -> Bool]>([])
 
     /// Asks the broker to shut down gracefully. Safe from any thread; returns at once.
     public func shutdown() {
         self.defer { [self] in
             guard shutdownDeadline == nil else { return }
             shutdownDeadline = monotonicNow() + shutdownTimeout
+            Signals.fire(self, "shutdown")
             for h in shutdownHandlers { h() }
         }
     }
@@ -347,7 +367,7 @@ public final class Broker: @unchecked Sendable {
             runTimers()
             guard stillLeader else { return }
             if let deadline = shutdownDeadline {
-                if !keepAlive || monotonicNow() >= deadline { break }
+                if !keepAliveNow() || monotonicNow() >= deadline { break }
             }
             let timeoutMS = nextTimeoutMS()
             let n = events.withUnsafeMutableBufferPointer { epoll_wait(epfd, $0.baseAddress, 64, timeoutMS) }
@@ -383,6 +403,7 @@ public final class Broker: @unchecked Sendable {
         }
         for h in forceHandlers { h() }
         runDeferred()
+        Signals.fire(self, "exit")
         for h in exitHandlers { h() }
         running.store(false, ordering: .releasing)
         followerTokens.close()
@@ -447,31 +468,4 @@ func blockAsyncSignalsOnThisThread() {
     sigemptyset(&set)
     for s in [SIGWINCH, SIGCHLD, SIGINT, SIGTERM, SIGHUP] { sigaddset(&set, s) }
     pthread_sigmask(SIG_BLOCK, &set, nil)
-}
-
-/// Shuts down, at process exit, every broker still running that asked for it.
-enum BrokerWatcher {
-    private final class Weak: @unchecked Sendable {
-        // @unchecked: `broker` is only read after the process began to exit.
-        weak var broker: Broker?
-        init(_ b: Broker) { broker = b }
-    }
-    private static let watched = Mutex<[Weak]>([])
-    private static let installed = Atomic<Bool>(false)
-
-    static func watch(_ broker: Broker) {
-        watched.withLock { list in
-            list.removeAll { $0.broker == nil }
-            list.append(Weak(broker))
-        }
-        if !installed.exchange(true, ordering: .acquiringAndReleasing) {
-            atexit {
-                for entry in BrokerWatcher.watched.withLock({ $0 }) {
-                    guard let b = entry.broker, b.isRunning, !b.isOnBrokerThread else { continue }
-                    b.shutdown()
-                    try? b.join(timeout: b.shutdownTimeout + 1)
-                }
-            }
-        }
-    }
 }

@@ -16,6 +16,7 @@ public final class Context: Sendable {
     private let disconnected = Atomic<Bool>(false)
     private let listeners = Mutex<[@Sendable () -> Void]>([])
     private let chain = Mutex<CallChain?>(nil)
+    private let viaBox = Mutex<Context?>(nil)
 
     init(router: Router, id: UInt32, name: String?) {
         self.router = router
@@ -26,6 +27,14 @@ public final class Context: Sendable {
     /// The context's name, e.g. `local.4242` or `ssh.web1`.
     public var name: String? { nameBox.withLock { $0 } }
     package func setName(_ name: String) { nameBox.withLock { $0 = name } }
+
+    /// How error texts name this context: `worker, id 3`, or `id 3` unnamed.
+    package var errorLabel: String { name.map { "\($0), id \(contextID)" } ?? "id \(contextID)" }
+
+    /// The context this one was reached through (`via`), when known: set by
+    /// `Router.contextByID(_:viaID:)` and by connections started with `via:`.
+    public var via: Context? { viaBox.withLock { $0 } }
+    package func setVia(_ via: Context?) { viaBox.withLock { $0 = via } }
 
     /// True once the context's stream died or it shut down.
     public var isDisconnected: Bool { disconnected.load(ordering: .acquiring) }
@@ -47,7 +56,10 @@ public final class Context: Sendable {
             return list
         }
         for fn in fns { fn() }
+        Signals.fire(self, "disconnect")
     }
+
+    deinit { Signals.forget(self) }
 
     // MARK: Messages
 

@@ -16,11 +16,18 @@ public struct CallError: MitogenError, Equatable {
     public var message: String
     /// Remote trace lines (may be empty).
     public var trace: String
+    /// The context that raised it as this process names it (`Context.name`,
+    /// e.g. `"worker"`), set when the reply came to a receiver with a known
+    /// respondent. The trace names the context as it calls itself (by
+    /// default `user@host:pid` of its master), which an operator who opened
+    /// it as `worker` would not recognise.
+    public var context: String?
 
-    public init(type: String, message: String, trace: String = "") {
+    public init(type: String, message: String, trace: String = "", context: String? = nil) {
         self.type = type
         self.message = message
         self.trace = trace
+        self.context = context
     }
 
     /// Parses Mitogen's text form: first line `type: message`, the rest the trace.
@@ -50,15 +57,38 @@ public struct CallError: MitogenError, Equatable {
     /// Mitogen's wire text: `type: message` plus `"\n" + trace` when there is one.
     public var text: String { trace.isEmpty ? "\(type): \(message)" : "\(type): \(message)\n\(trace)" }
 
-    public var description: String { text }
+    /// ``text`` with the context named as this process knows it: the
+    /// trace's `context <self-name> (id N, pid P)` becomes
+    /// `context worker (id N, pid P)`, or a line is added when the trace
+    /// names none.
+    public var description: String {
+        guard let context else { return text }
+        var lines = trace.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        if let i = lines.firstIndex(where: { $0.hasPrefix("  in ") && $0.contains(", context ") }),
+            let start = lines[i].firstRange(of: ", context "),
+            let end = lines[i][start.upperBound...].firstRange(of: " (id ")
+        {
+            lines[i].replaceSubrange(start.upperBound..<end.lowerBound, with: context)
+            return "\(type): \(message)\n" + lines.joined(separator: "\n")
+        }
+        return text + (text.hasSuffix("\n") ? "" : "\n") + "  in context \(context)"
+    }
 }
 
 /// A channel is dead: the remote end closed it, its context disconnected, or
 /// the local receiver was closed. `reason` is Mitogen's text.
 public struct ChannelError: MitogenError, Equatable {
     public var reason: String
-    public init(_ reason: String) { self.reason = reason }
-    public var description: String { reason }
+    /// The context the channel led to, as this process names it
+    /// (`Context.name`), when the receiver had a respondent.
+    public var context: String?
+    public init(_ reason: String, context: String? = nil) {
+        self.reason = reason
+        self.context = context
+    }
+    /// Mitogen's text, then the context it concerns when known:
+    /// `the respondent Context has disconnected (context worker, id 3)`.
+    public var description: String { context.map { "\(reason) (context \($0))" } ?? reason }
 
     static let localEnd = "Channel closed by local end."
     static let remoteEnd = "Channel closed by remote end."

@@ -27,7 +27,11 @@ extension Message {
         } catch {
             throw StreamError("invalid message: \(error)")
         }
-        if `throw`, case .callError(let text) = value { throw CallError(text: text) }
+        if `throw`, case .callError(let text) = value {
+            var error = CallError(text: text)
+            error.context = receiver?.respondent?.name
+            throw error
+        }
         return value
     }
 
@@ -46,29 +50,34 @@ extension Message {
         return ChannelError.remoteEnd
     }
 
-    /// Sends `value` to `replyTo` in the context that sent this message.
-    /// Does nothing if no reply was asked for.
+    /// Sends `value`, pickled, as the reply to this message (Mitogen's
+    /// `Message.reply(obj, router=None, **kwargs)`).
+    ///
+    /// The reply goes to `srcID`'s `replyTo` handle. `overrides` then may
+    /// change any field, as Mitogen's `kwargs` do (for example a `replyTo`
+    /// of its own, to continue a conversation). Nothing is sent when the
+    /// resulting handle is 0 (no reply was asked for) or this message is dead.
     /// - Parameter router: the router to use when this message has none.
-    public func reply(_ value: Value, router: Router? = nil) {
-        guard replyTo != 0, !isDead, let r = router ?? self.router else { return }
-        var m = Message.pickled(value, dstID: srcID, handle: replyTo)
-        m.srcID = r.contextID
-        m.authID = r.contextID
-        r.route(m)
+    public func reply(_ value: Value, router: Router? = nil, overrides: (inout Message) -> Void = { _ in }) {
+        reply(message: Message.pickled(value), router: router, overrides: overrides)
     }
 
-    /// Sends `message` (its destination fields overwritten) as the reply.
-    public func reply(message: Message, router: Router? = nil) {
-        guard replyTo != 0, !isDead, let r = router ?? self.router else { return }
+    /// Sends `message` as the reply: its destination and handle are
+    /// overwritten as for ``reply(_:router:overrides:)``, then `overrides` run.
+    public func reply(message: Message, router: Router? = nil, overrides: (inout Message) -> Void = { _ in }) {
+        guard !isDead, let r = router ?? self.router else { return }
         var m = message
         m.dstID = srcID
         m.handle = replyTo
         m.srcID = r.contextID
         m.authID = r.contextID
+        overrides(&m)
+        guard m.handle != 0 else { return }
         r.route(m)
     }
 
     /// Sends an `Encodable` reply.
+    @_disfavoredOverload  // a literal is a Value, not a throwing encode
     public func reply<T: Encodable>(_ value: T, router: Router? = nil) throws {
         reply(try ValueEncoder().encode(value), router: router)
     }

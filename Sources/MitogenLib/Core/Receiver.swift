@@ -22,6 +22,15 @@ public final class Receiver: Sendable {
     private let done = DoneHook()
     /// Set by a `Select` that owns this receiver.
     let owner = Mutex<ObjectIdentifier?>(nil)
+    /// The byte budget (see `init(maxQueuedBytes:)`), nil for none.
+    public let maxQueuedBytes: Int?
+    private let budget = Mutex(Budget())
+
+    /// Bytes queued and the stream held while over budget.
+    private struct Budget {
+        var queued = 0
+        var held: Stream?
+    }
 
     /// Registers a handler on `router` that queues messages for `get`.
     /// - Parameters:
@@ -31,13 +40,22 @@ public final class Receiver: Sendable {
     ///     `ChannelError` if it disconnects.
     ///   - policy: refuse messages for which it returns false.
     ///   - overwrite: replace an existing handler on `handle`.
+    ///   - maxQueuedBytes: a budget for message bytes queued and not yet
+    ///     taken by `get`. Past it, the stream the messages arrive on (a
+    ///     child's) stops being read until `get` has taken the queue down to
+    ///     half, so a sender faster than this reader waits instead of filling
+    ///     this process's memory (a several-GiB stream stays within a few
+    ///     MiB). Everything else that context sends waits too: read this
+    ///     receiver (or close it) before waiting on another reply from the
+    ///     same context. nil (the default, as in Mitogen): no budget.
     public init(
         router: Router, handle: UInt32? = nil, persist: Bool = true, respondent: Context? = nil,
-        policy: Policy? = nil, overwrite: Bool = false
+        policy: Policy? = nil, overwrite: Bool = false, maxQueuedBytes: Int? = nil
     ) throws(RouterError) {
         self.router = router
         self.persist = persist
         self.respondent = respondent
+        self.maxQueuedBytes = maxQueuedBytes
         let latch = self.latch
         let box = WeakReceiver()
         let done = self.done
@@ -45,7 +63,10 @@ public final class Receiver: Sendable {
             handle: handle, persist: persist, respondent: respondent, policy: policy, overwrite: overwrite
         ) { msg in
             var m = msg
-            if let r = box.receiver { m.receiver = r }
+            if let r = box.receiver {
+                m.receiver = r
+                r.charge(m)
+            }
             try? latch.put(m)
             if let r = box.receiver { r.fireNotify() }
             // A single-reply receiver is done at its message; any receiver
@@ -79,7 +100,36 @@ public final class Receiver: Sendable {
         guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
         try? router.delHandler(handle)
         latch.close()
+        budget.withLock { b in
+            b.held?.releaseReading()
+            b.held = nil
+        }
         done.fire()
+    }
+
+    /// Counts `msg` against the budget; holds its stream when over (broker thread).
+    private func charge(_ msg: Message) {
+        guard let max = maxQueuedBytes else { return }
+        budget.withLock { b in
+            b.queued += msg.data.count
+            guard b.queued > max, b.held == nil, !closed.load(ordering: .acquiring),
+                let stream = router.streamByID(msg.srcID), !stream.isPrivileged
+            else { return }
+            b.held = stream
+            stream.holdReading()
+        }
+    }
+
+    /// Takes `msg` off the budget; releases the stream at half (any thread).
+    private func credit(_ msg: Message) {
+        guard let max = maxQueuedBytes else { return }
+        budget.withLock { b in
+            b.queued = Swift.max(0, b.queued - msg.data.count)
+            if b.queued <= max / 2, let stream = b.held {
+                b.held = nil
+                stream.releaseReading()
+            }
+        }
     }
 
     /// Runs `fn` once when this receiver can get nothing more: its single
@@ -102,8 +152,13 @@ public final class Receiver: Sendable {
         let msg: Message
         do {
             msg = try latch.get(timeout: timeout, spin: spin)
+            credit(msg)
         } catch is LatchError {
             throw ChannelError(ChannelError.receiverClosed)
+        } catch let error as TimeoutError {
+            // Name who did not answer, as the caller named it.
+            guard let respondent else { throw error }
+            throw TimeoutError("waiting for context \(respondent.errorLabel)")
         }
         return try checked(msg)
     }
@@ -111,7 +166,9 @@ public final class Receiver: Sendable {
     /// The async twin of `get()`. Cancel the task to stop waiting.
     public func get() async throws -> Message {
         do {
-            return try checked(try await latch.value())
+            let msg = try await latch.value()
+            credit(msg)
+            return try checked(msg)
         } catch is LatchError {
             throw ChannelError(ChannelError.receiverClosed)
         }
@@ -123,6 +180,7 @@ public final class Receiver: Sendable {
     func getIncludingDead(timeout: Double?) throws -> Message {
         do {
             let msg = try latch.get(timeout: timeout)
+            credit(msg)
             if msg.isDead, !persist { close() }
             return msg
         } catch is LatchError {
@@ -133,7 +191,7 @@ public final class Receiver: Sendable {
     private func checked(_ msg: Message) throws -> Message {
         if msg.isDead {
             if !persist { close() }
-            throw ChannelError(msg.deadText)
+            throw ChannelError(msg.deadText, context: respondent?.errorLabel)
         }
         return msg
     }

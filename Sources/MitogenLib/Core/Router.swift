@@ -79,14 +79,17 @@ public final class Router: @unchecked Sendable {
     /// A master router with a private broker (shutdown grace `Broker.masterShutdownGrace`).
     /// - Parameter profiling: record every call's round trip by function and
     ///   write the table to `/tmp/mitogen.stats.<pid>.mitogen.broker.log` at
-    ///   exit; children started from this router profile too.
+    ///   exit; children started from this router profile too. nil (the
+    ///   default) follows the environment, as Mitogen does: on when
+    ///   `MITOGEN_PROFILING` is set.
     public convenience init(
-        broker: Broker? = nil, unidirectional: Bool = false, profiling: Bool = false,
+        broker: Broker? = nil, unidirectional: Bool = false, profiling: Bool? = nil,
         maxMessageSize: Int = WireLimits.defaultMaxMessageSize
     ) {
         self.init(
             broker: broker, contextID: 0, parentIDs: [], unidirectional: unidirectional,
-            maxMessageSize: maxMessageSize, profiler: profiling ? Profiler() : nil)
+            maxMessageSize: maxMessageSize,
+            profiler: profiling ?? (environmentValue("MITOGEN_PROFILING") != nil) ? Profiler() : nil)
     }
 
     package init(
@@ -109,11 +112,19 @@ public final class Router: @unchecked Sendable {
             try? setup.put(true)
         }
         _ = try? setup.get()
+        // The seed's Broker.keep_alive: a router with contexts still
+        // connected below it keeps its broker alive through shutdown's grace.
+        self.broker.addKeepAliveCheck { [weak self] in
+            self?.routes.withLock { $0.values.contains { !$0.isDisconnected } } ?? false
+        }
         installRouteHandlers()
     }
 
 
-    /// Set when this router profiles (see `init(profiling:)`).
+    /// Set when this router profiles (see `init(profiling:)`): on the caller
+    /// side every call's round trip by function; on the broker thread the
+    /// time routing each peer's messages by handle. Written as
+    /// `/tmp/mitogen.stats.<pid>.mitogen.broker.log` when the broker exits.
     public let profiler: Profiler?
 
     /// True in the master (context 0 with no parent).
@@ -183,6 +194,15 @@ public final class Router: @unchecked Sendable {
         }
     }
 
+    /// Mitogen's `context_by_id(context_id, via_id)`: the canonical context
+    /// for `id`, whose `via` becomes the context `viaID` when it is first
+    /// learned here. Same as ``context(byID:name:)`` otherwise.
+    public func contextByID(_ id: UInt32, viaID: UInt32? = nil, name: String? = nil) -> Context {
+        let context = context(byID: id, name: name)
+        if let viaID, viaID != id, context.via == nil { context.setVia(self.context(byID: viaID)) }
+        return context
+    }
+
     /// Forgets canonical contexts that are disconnected and referenced by
     /// this table only, once the table has doubled since the last prune.
     private func pruneContexts() {
@@ -222,6 +242,12 @@ public final class Router: @unchecked Sendable {
 
     /// Registers a directly connected context and its stream, and starts
     /// reading from it. Safe from any thread.
+    ///
+    /// Public as in the seed, but in practice internal: a `Stream` can only
+    /// be made by this library (its initialiser is `package`), because a
+    /// stream is valid only after the bootstrap handshake that the connection
+    /// methods run. Programs connect contexts with the factories (`local`,
+    /// `ssh`, ...), which call this.
     public func register(_ context: Context, stream: Stream) {
         stream.grantedIDs.withLock { _ = $0.insert(context.contextID) }
         routes.withLock { $0[context.contextID] = stream }
@@ -272,7 +298,12 @@ public final class Router: @unchecked Sendable {
     }
 
     func routeIngress(_ message: Message, from stream: Stream) {
+        guard let profiler else { return deliver(message, from: stream) }
+        // The broker thread's profile: time spent routing what each peer sent,
+        // by handle (its handlers run inline, so their cost is included).
+        let started = monotonicNow()
         deliver(message, from: stream)
+        profiler.record("route handle \(message.handle) from \(stream.name)", seconds: monotonicNow() - started)
     }
 
     private func deliver(_ original: Message, from ingress: Stream?) {

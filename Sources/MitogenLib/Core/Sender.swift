@@ -18,6 +18,7 @@ public struct Sender: Sendable, Hashable {
     }
 
     /// Sends an `Encodable` value, pickled.
+    @_disfavoredOverload  // a literal is a Value, not a throwing encode
     public func send<T: Encodable>(_ value: T) throws {
         send(try ValueEncoder().encode(value))
     }
@@ -36,29 +37,4 @@ public struct Sender: Sendable, Hashable {
 
 extension Sender: CustomStringConvertible {
     public var description: String { "Sender(\(context.contextID), \(handle))" }
-}
-
-/// A `Sender` and a `Receiver` together, for two-way traffic with one peer
-/// handle (Mitogen's deprecated `Channel`). Closing it closes the local
-/// receiver and sends a dead message to the remote end.
-public final class Channel: Sendable {
-    public let sender: Sender
-    public let receiver: Receiver
-
-    /// - Parameters:
-    ///   - context: the peer.
-    ///   - dstHandle: the peer's handle to send to.
-    ///   - handle: the local handle to receive on (nil for a new one).
-    public init(router: Router, context: Context, dstHandle: UInt32, handle: UInt32? = nil) throws(RouterError) {
-        sender = Sender(context: context, handle: dstHandle)
-        receiver = try Receiver(router: router, handle: handle, respondent: context)
-    }
-
-    public func send(_ value: Value) { sender.send(value) }
-    public func get(timeout: Double? = nil) throws -> Message { try receiver.get(timeout: timeout) }
-
-    public func close() {
-        receiver.close()
-        sender.close()
-    }
 }

@@ -211,13 +211,40 @@ public final class Stream: @unchecked Sendable {
         broker.stopReceive(rxSide)
     }
 
-    /// Reads again after a pause, first routing frames already buffered (broker thread).
+    /// Reads again after a pause, first routing frames already buffered
+    /// (broker thread). Stays paused while a receiver holds the stream.
     private func resumeReading() {
-        guard readingPaused, !isDisconnected else { return }
+        guard readingPaused, holds == 0, !isDisconnected else { return }
         readingPaused = false
         logDebug("\(name): queue drained: reading resumed")
         broker.startReceive(rxSide) { [self] in onReadable() }
         drainFrames()
+    }
+
+    /// Receivers over their byte budget that asked this stream to stop
+    /// reading (broker thread only).
+    private var holds = 0
+
+    /// Stops reading from the peer until a matching ``releaseReading()``:
+    /// a receiver fed by this stream is over its byte budget. Safe from any
+    /// thread.
+    package func holdReading() {
+        broker.defer { [self] in
+            holds += 1
+            if holds == 1 {
+                logDebug("\(name): a receiver is over its byte budget: reading paused")
+                pauseReading()
+            }
+        }
+    }
+
+    /// Ends one ``holdReading()``; reading resumes when none is left (and
+    /// the peer is draining what is queued for it). Safe from any thread.
+    package func releaseReading() {
+        broker.defer { [self] in
+            holds = max(0, holds - 1)
+            if holds == 0 && !mustPauseReading { resumeReading() }
+        }
     }
 
     private static let readBufferSize = WireLimits.chunkSize
@@ -269,7 +296,7 @@ public final class Stream: @unchecked Sendable {
 
     private func drainFrames() {
         while !isDisconnected {
-            if mustPauseReading {
+            if mustPauseReading || holds > 0 {
                 pauseReading()
                 return
             }
@@ -479,10 +506,15 @@ public final class Stream: @unchecked Sendable {
             handshake = nil
             failHandshake(StreamError("\(name): disconnected during bootstrap: \(reason)", kind: .eof))
         }
+        // Mitogen's order: the stream's signal, then what depends on it
+        // (the router's bookkeeping, which fires the contexts' own).
+        Signals.fire(self, "disconnect", [.str(reason)])
         let hooks = disconnectHooks
         disconnectHooks.removeAll()
         for hook in hooks { hook() }
     }
+
+    deinit { Signals.forget(self) }
 
     /// Writes what is queued, blocking up to `timeout` seconds: the last
     /// replies and logs of a child leave before it exits. Broker thread only.

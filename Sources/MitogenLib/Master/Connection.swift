@@ -108,13 +108,6 @@ extension Router {
                 via: via, method: method.methodName, target: method.hopTarget, methodOptions: method.hopOptions,
                 password: (method as? any SpawnedMethod)?.password, options: options)
         }
-        if method is SetnsMethod {
-            // Its argv alone would start the child on this host, outside the
-            // container: refuse rather than connect to the wrong place.
-            throw StreamError(
-                "the setns method cannot enter a container's namespaces yet (leader lookup and setns(2) before exec "
-                    + "are not implemented); use docker, lxc or lxd instead", kind: .refused)
-        }
         let child = try childBinary()
         let id = try allocateID()
         let remoteName = (options.remoteName ?? defaultRemoteName()).replacingSlashes()
@@ -132,7 +125,15 @@ extension Router {
         let argv = try method.command(stageArgv: stageArgv, stageCommand: stageCommand)
         let spawned = method as? any SpawnedMethod
         let stdio = spawned?.stdio ?? .pipes
-        let transport = try Transport.spawn(argv: argv, stdio: stdio, environment: spawnEnvironment())
+        var environment = spawnEnvironment()
+        var target: TargetEntry?
+        if let setns = method as? SetnsMethod {
+            // Its argv alone would run on this host: it must enter the container.
+            let leader = try setns.findLeader(
+                timeout: options.connectTimeout ?? ConnectionOptions.defaultConnectTimeout, environment: environment)
+            (target, environment) = try setns.entry(into: leader, environment: environment ?? currentEnvironment())
+        }
+        let transport = try Transport.spawn(argv: argv, stdio: stdio, environment: environment, target: target)
         let prompts = spawned.map { method in
             PromptSetup(
                 engine: method.makePromptEngine(canAsk: options.promptCallback != nil), replies: transport.replies,

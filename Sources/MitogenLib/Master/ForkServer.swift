@@ -164,11 +164,28 @@ func processExists(_ pid: pid_t) -> Bool {
 
 extension Router {
     /// Starts a child by forking the fork server (the seed's `fork()`): the
-    /// cheapest way to get a fresh context on this machine.
+    /// cheapest way to get a fresh context on this machine (about 1 ms).
     ///
-    /// Swift cannot run the seed's `on_fork`/`on_start` functions in the new
-    /// process (closures cannot cross to the fork server); register functions
-    /// in the child program instead.
+    /// **What it inherits differs from Mitogen.** Python's `fork()` forks the
+    /// calling process, so the child starts with a copy of the caller's
+    /// memory: its imported modules, globals and open files. A Swift master
+    /// cannot fork itself safely once it has threads (its broker runs on
+    /// one), so it forks a *zygote* instead: a `mitogen-child` started on the
+    /// first `fork()` and kept idle, single-threaded. A forked context
+    /// therefore inherits the zygote's state: the master's environment,
+    /// working directory, user, resource limits and umask as they were at
+    /// that first `fork()`, and none of the master's memory, descriptors or
+    /// registered Swift closures.
+    ///
+    /// The seed's `on_fork` and `on_start` take Python functions to run in
+    /// the new process; Swift closures cannot cross a process boundary, so
+    /// they have no parameter here. Their Swift counterparts: register the
+    /// function in the child program (`Functions.register`, built into
+    /// `mitogen-child` or your own child executable, see `ChildBinary`) and
+    /// call it on the new context first thing, e.g.
+    /// `let c = try router.fork(); try c.call("myapp.onStart")`; what
+    /// `on_fork` reset after fork (random seeds, inherited locks) needs no
+    /// counterpart, because nothing of the caller's memory is copied.
     public func fork(debug: Bool = false, profiling: Bool = false, via: Context? = nil, name: String? = nil) throws -> Context {
         try fork(ConnectionOptions(name: name, debug: debug, profiling: profiling, via: via))
     }

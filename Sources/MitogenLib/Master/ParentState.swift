@@ -27,6 +27,8 @@ package final class ParentState: Sendable {
     let childEnvironment = Mutex<[String: String]>([:])
     /// Longest logger name taken from a child's log record (UTF-8 bytes).
     package static let maxLoggerNameBytes = 256
+    /// Per-context bounds on forwarded log lines (master only).
+    let logLimiter = Mutex(LogRateLimiter())
     /// Processes this router spawned and has not reaped yet.
     let childProcesses = Mutex<Set<Int32>>([])
     /// Fallback cache roots for the first stage (nil: `FirstStage.defaultFallbackRoots`).
@@ -45,6 +47,13 @@ package final class ParentState: Sendable {
             guard let router, !msg.isDead else { return }
             let parts = msg.data.split(separator: 0, maxSplits: 2, omittingEmptySubsequences: false)
             guard parts.count == 3 else { return }
+            let (admitted, dropped) = router.parentState.logLimiter.withLock { $0.admit(msg.srcID, now: monotonicNow()) }
+            guard admitted else { return }
+            if dropped > 0 {
+                router.logFromChild(
+                    contextID: msg.srcID, logger: "mitogen", level: PythonLogLevel.warning,
+                    message: "\(dropped) log lines dropped: more than \(Int(LogRateLimiter.linesPerSecond)) a second")
+            }
             // Cut and escaped before anything is decoded in full: the text
             // may be as long as a message (128 MiB).
             router.logFromChild(

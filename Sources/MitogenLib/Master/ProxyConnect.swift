@@ -63,7 +63,7 @@ extension Router {
         }
         // The intermediary's text: made safe to show and log before it names anything.
         let name = options.name ?? "\(via.name ?? String(via.contextID)).\(sanitizedForLog(childName, limit: Router.maxContextNameLength))"
-        let context = context(byID: id)
+        let context = contextByID(id, viaID: via.contextID)
         context.setName(name)
         observer.contextAdded(
             ContextInfo(

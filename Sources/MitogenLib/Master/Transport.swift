@@ -22,7 +22,15 @@ struct Transport {
     /// (`fullPTY`, frames cross them) or without echo (`hybridPTY`) before
     /// the tool starts.
     /// - Throws: `StreamError("Child start failed: ... Command was: ...")`.
-    static func spawn(argv: [String], stdio: MethodStdio, environment: [String]?) throws(StreamError) -> Transport {
+    /// `target`: another process's root, namespaces and user to enter first
+    /// (the setns method; `.pipes` only). Its descriptors are closed here.
+    static func spawn(
+        argv: [String], stdio: MethodStdio, environment: [String]?, target: TargetEntry? = nil
+    ) throws(StreamError) -> Transport {
+        defer {
+            target?.root.close()
+            for fd in target?.namespaces ?? [] { fd.close() }
+        }
         var opened: [FileDescriptor] = []
         do {
             switch stdio {
@@ -38,7 +46,7 @@ struct Transport {
                 }
                 let pid = try spawnProcess(SpawnRequest(
                     executable: argv[0], argv: argv, environment: environment, stdin: theirs, stdout: theirs,
-                    stderr: errWrite, newSession: true))
+                    stderr: errWrite, newSession: true, target: target))
                 theirs.close()
                 if stdio == .pipes { errWrite.close() }
                 return Transport(pid: pid, channel: mine, diagnostics: errRead, replies: nil)

@@ -24,3 +24,16 @@ package enum PasswdFile {
     package static func entry(uid: UInt32) -> Entry? { entries().first { $0.uid == uid } }
     package static func userName(uid: UInt32) -> String? { entry(uid: uid)?.name }
 }
+
+extension PasswdFile {
+    /// The gids of the groups in `path` (a group file) that list `user` as a
+    /// member: the supplementary groups login would give it.
+    package static func supplementaryGroups(of user: String, path: String = "/etc/group") -> [UInt32] {
+        guard let bytes = try? readWholeFile(path) else { return [] }
+        return String(decoding: bytes, as: UTF8.self).split(separator: "\n").compactMap { line in
+            let f = line.split(separator: ":", omittingEmptySubsequences: false)
+            guard f.count >= 4, let gid = UInt32(f[2]) else { return nil }
+            return f[3].split(separator: ",").contains { $0 == user } ? gid : nil
+        }
+    }
+}

@@ -24,11 +24,15 @@ package struct SpawnRequest: Sendable {
     package var controllingTerminal: FileDescriptor?
     /// Directory the child starts in; nil keeps ours.
     package var workingDirectory: String?
+    /// Another process's root, namespaces and user to enter before exec
+    /// (the setns method); nil stays here.
+    package var target: TargetEntry?
 
     package init(
         executable: String, argv: [String]? = nil, environment: [String]? = nil,
         stdin: FileDescriptor, stdout: FileDescriptor, stderr: FileDescriptor,
-        newSession: Bool = false, controllingTerminal: FileDescriptor? = nil, workingDirectory: String? = nil
+        newSession: Bool = false, controllingTerminal: FileDescriptor? = nil, workingDirectory: String? = nil,
+        target: TargetEntry? = nil
     ) {
         self.executable = executable
         self.argv = argv ?? [executable]
@@ -39,6 +43,40 @@ package struct SpawnRequest: Sendable {
         self.newSession = newSession
         self.controllingTerminal = controllingTerminal
         self.workingDirectory = workingDirectory
+        self.target = target
+    }
+}
+
+/// Another process's root directory, namespaces and (optionally) user, for
+/// a spawned program to enter between fork and exec: how the setns method
+/// puts a child inside a container without the container's tool.
+package struct TargetEntry: Sendable {
+    package struct User: Sendable {
+        package var uid: uid_t
+        package var gid: gid_t
+        package var groups: [gid_t]
+        /// Changed to after the switch when reachable; nil stays at `/`.
+        package var home: String?
+        package init(uid: uid_t, gid: gid_t, groups: [gid_t], home: String?) {
+            self.uid = uid
+            self.gid = gid
+            self.groups = groups
+            self.home = home
+        }
+    }
+    /// The process whose namespaces these are (for error texts).
+    package var pid: pid_t
+    /// `/proc/PID/root`, opened as a directory.
+    package var root: FileDescriptor
+    /// `/proc/PID/ns/<name>` for each namespace to enter, in order.
+    package var namespaces: [FileDescriptor]
+    package var user: User?
+
+    package init(pid: pid_t, root: FileDescriptor, namespaces: [FileDescriptor], user: User?) {
+        self.pid = pid
+        self.root = root
+        self.namespaces = namespaces
+        self.user = user
     }
 }
 
@@ -68,14 +106,26 @@ package func spawnProcess(_ request: SpawnRequest) throws(SystemError) -> pid_t 
     while true {
         var pid: pid_t = 0
         var stage: Int32 = 0
+        let target = request.target
+        let nsFDs = target?.namespaces.map(\.rawValue) ?? []
+        let groups = target?.user?.groups ?? []
         let err = path.withCString { cPath in
             withOptionalCString(request.workingDirectory) { cwd in
-                var c = mitogen_spawn_request(
-                    path: cPath, argv: argv.pointer, envp: envp.pointer,
-                    stdin_fd: request.stdin.rawValue, stdout_fd: request.stdout.rawValue,
-                    stderr_fd: request.stderr.rawValue, new_session: request.newSession ? 1 : 0,
-                    ctty_fd: request.controllingTerminal?.rawValue ?? -1, cwd: cwd, max_fd: maxFD)
-                return mitogen_spawn(&c, &pid, &stage)
+                withOptionalCString(target?.user?.home) { home in
+                    nsFDs.withUnsafeBufferPointer { ns in
+                        groups.withUnsafeBufferPointer { gids in
+                            var c = mitogen_spawn_request(
+                                path: cPath, argv: argv.pointer, envp: envp.pointer,
+                                stdin_fd: request.stdin.rawValue, stdout_fd: request.stdout.rawValue,
+                                stderr_fd: request.stderr.rawValue, new_session: request.newSession ? 1 : 0,
+                                ctty_fd: request.controllingTerminal?.rawValue ?? -1, cwd: cwd, max_fd: maxFD,
+                                root_fd: target?.root.rawValue ?? -1, ns_fds: ns.baseAddress, ns_count: Int32(ns.count),
+                                uid: target?.user?.uid ?? uid_t.max, gid: target?.user?.gid ?? 0,
+                                groups: gids.baseAddress, group_count: Int32(gids.count), home: home)
+                            return mitogen_spawn(&c, &pid, &stage)
+                        }
+                    }
+                }
             }
         }
         if err == 0 { return pid }
@@ -98,6 +148,10 @@ private func spawnError(stage: mitogen_spawn_stage, errno: Int32, path: String, 
     case MITOGEN_SPAWN_STAGE_CTTY:
         SystemError("set controlling terminal \(request.controllingTerminal.map { "\($0)" } ?? "?") for \(path)", errno: errno)
     case MITOGEN_SPAWN_STAGE_DUP: SystemError("dup2 stdio for \(path)", errno: errno)
+    case MITOGEN_SPAWN_STAGE_NAMESPACE:
+        SystemError("enter the root and namespaces of pid \(request.target?.pid ?? 0) for \(path)", errno: errno)
+    case MITOGEN_SPAWN_STAGE_USER:
+        SystemError("switch to uid \(request.target?.user?.uid ?? 0) for \(path)", errno: errno)
     case MITOGEN_SPAWN_STAGE_CHDIR:
         SystemError("chdir \(request.workingDirectory ?? "")", errno: errno, path: request.workingDirectory)
     default: SystemError("exec \(path)", errno: errno, path: path)

@@ -23,10 +23,20 @@ import MitogenWire
 public enum FakeSSH {
     /// Runs `args` to completion and returns its exit status (128 + signal
     /// number if a signal killed it).
+    ///
+    /// The program shares this process's standard output and error, and
+    /// reads `stdin`: by default this process's standard input, as Mitogen's
+    /// `subprocess.call` does, so `FakeSSH.run(... ["sh", "-c", "ssh h 'cat > f'"])`
+    /// copies what the caller pipes in to `f` in `dest`.
     /// - Parameters:
     ///   - deadline: seconds after which the program is killed (SIGKILL).
+    ///   - stdin: the descriptor the program reads as its standard input;
+    ///     nil gives it `/dev/null` (for a caller whose own input must not be
+    ///     consumed, e.g. an interactive console).
     /// - Throws: `StreamError` if the program cannot start.
-    public static func run(dest: Context, router: Router, args: [String], deadline: Double? = nil) throws -> Int32 {
+    public static func run(
+        dest: Context, router: Router, args: [String], deadline: Double? = nil, stdin: Int32? = 0
+    ) throws -> Int32 {
         guard !args.isEmpty else { throw StreamError("fakessh.run: no program given") }
         let dir = makeTemporaryDirectory(prefix: "mitogen-fakessh")
         defer { _ = removeTree(dir) }
@@ -42,11 +52,12 @@ public enum FakeSSH {
         env.append("PATH=\(dir):\(path)")
         let devnull = try FileDescriptor.open("/dev/null", flags: O_RDONLY)
         defer { devnull.close() }
+        let input = stdin.map { FileDescriptor(rawValue: $0) } ?? devnull
         let pid: pid_t
         do {
             pid = try spawnProcess(
                 SpawnRequest(
-                    executable: args[0], argv: args, environment: env, stdin: devnull,
+                    executable: args[0], argv: args, environment: env, stdin: input,
                     stdout: FileDescriptor(rawValue: 1), stderr: FileDescriptor(rawValue: 2)))
         } catch {
             throw StreamError("fakessh.run: cannot start \(args[0]): \(error)")

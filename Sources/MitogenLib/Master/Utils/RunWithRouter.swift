@@ -49,7 +49,7 @@ extension Mitogen {
     /// that is shut down however `body` ends.
     /// - Parameter profiling: the router profiles every call and children
     ///   started from it profile too (see `Router.init(profiling:)`).
-    public static func main<T>(logLevel: String = "INFO", profiling: Bool = false, _ body: (Router) throws -> T) throws -> T {
+    public static func main<T>(logLevel: String = "INFO", profiling: Bool? = nil, _ body: (Router) throws -> T) throws -> T {
         logToFile(level: logLevel)
         return try runWithRouter(Router(profiling: profiling), body)
     }
