@@ -139,7 +139,7 @@ public final class CallChain: Sendable {
         } catch is TimeoutError {
             context.router.cancelCall(handle: receiver.handle, by: "the caller's deadline (no answer)")
             throw TimeoutError(
-                "call to \(function) in \(context.name ?? "context \(context.contextID)") (no answer within "
+                "waiting for context \(context.errorLabel) to answer \(function) (no answer within "
                     + "\(formatSeconds(timeout ?? 0)) s + \(formatSeconds(CallWire.answerSlack)) s; a cancel was sent)")
         }
     }
