@@ -230,6 +230,31 @@ import MitogenLib
         return -1
     }
 
+    @Test func aCancelEndsABlockingReadOfACommandsOutput() throws {
+        try withTestRouter { router in
+            let child = try router.local()
+            let out = try Receiver(router: router, respondent: child)
+            defer { out.close() }
+            let tag = "600.\(UInt32.random(in: 100_000...999_999))"
+            let call = try child.callAsyncValue("fakessh.exec", args: [.str("exec sleep \(tag)"), .sender(contextID: 0, handle: out.handle)])
+            var shell: PyDict?
+            #expect(waitUntil(timeout: 5) {
+                let calls = (try? child.callValue("mitogen.inflight", timeout: 5))?.sequenceValue ?? []
+                shell = calls.first?.dictValue?["waits"]?.sequenceValue?.first?.dictValue
+                return shell?["cmdline"] == .list(["sleep", .str(tag)])
+            })
+            // It blocks reading the command's stdout: inflight names the pipe.
+            let waits = try child.callValue("mitogen.inflight", timeout: 5).sequenceValue?.first?.dictValue?["waits"]?.sequenceValue ?? []
+            #expect(waits.contains { $0.dictValue?["kind"] == "pipe" && $0.dictValue?["what"] == "read" }, "\(waits)")
+            let pid = try #require(shell?["pid"]?.intValue)
+            #expect(router.cancelCall(handle: call.handle, by: "the test"))
+            let e = #expect(throws: CallError.self) { try call.get(timeout: 5).unpickle() }
+            #expect(e?.isCancelled == true && e?.message.contains("left behind") == false, "\(String(describing: e))")
+            #expect(waitUntil { (try? readWholeFile("/proc/\(pid)/cmdline")) ?? [] != Array("sleep\0\(tag)\0".utf8) })
+            #expect(try Self.nextCallSeconds(child) < 1)
+        }
+    }
+
     /// Every `pid` in an inflight process tree.
     static func pids(in process: Value) -> [Int32] {
         guard let d = process.dictValue, let pid = d["pid"]?.intValue else { return [] }

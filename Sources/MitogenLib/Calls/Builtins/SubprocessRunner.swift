@@ -130,8 +130,11 @@ struct SubprocessRunner {
             workingDirectory: workingDirectory))
         for fd in childEnds { fd.close() }
         childEnds = []
-        call?.noteWaiting(.process(pid: pid))
-        defer { call?.doneWaiting(.process(pid: pid)) }
+        // For mitogen.inflight: the program, and the pipe its output is read from.
+        let waits: [CallContext.Waiting] =
+            [.process(pid: pid)] + (outReader.map { [.descriptor(fd: $0.rawValue, reading: true)] } ?? [])
+        for w in waits { call?.noteWaiting(w) }
+        defer { for w in waits { call?.doneWaiting(w) } }
 
         let deadline = timeout.map { monotonicSeconds() + $0 }
         var out: [UInt8] = [], err: [UInt8] = []
