@@ -43,6 +43,17 @@ import TestSupport
     }
 }
 
+@Suite struct CallTimeoutCommandTests {
+    @Test func timeoutTakesSecondsOrOff() throws {
+        #expect(try CommandParser.parse("timeout 2.5") == .timeout(2.5))
+        #expect(try CommandParser.parse("ti off") == .timeout(nil))
+        #expect(try CommandParser.parse("t light") == .theme("light"))  // "t" still means theme
+        for bad in ["timeout", "timeout 0", "timeout -1", "timeout nan", "timeout inf", "timeout soon"] {
+            #expect(throws: CommandError.self, "\(bad)") { try CommandParser.parse(bad) }
+        }
+    }
+}
+
 @Suite(.serialized, .enabled(if: FileManager.default.isExecutableFile(atPath: TmuxDriver.binary) && FileManager.default.isExecutableFile(atPath: "/usr/bin/tmux")))
 struct CallDetailTmuxTests {
     /// Pids whose `/proc/<pid>/cmdline` is exactly `argv`.
@@ -83,6 +94,25 @@ struct CallDetailTmuxTests {
         t.keys("d")
         t.waitFor("Pending (0)")
         #expect(waitUntil { Self.pids(withArgv: ["sleep", tag]).isEmpty })
+        t.quitCleanly()
+    }
+
+    @Test func aContextsDefaultDeadlineCancelsItsCalls() throws {
+        let t = try TmuxDriver(width: 160, height: 50)
+        defer { t.close() }
+        t.waitFor("connected")
+        t.keys(":")
+        t.type("timeout 0.5")
+        t.keys("Enter")
+        t.waitFor("now have a 0.5 s deadline")
+        t.keys(":")
+        t.type("call time.sleep(600)")
+        t.keys("Enter")
+        t.waitFor("time.sleep cancelled by its deadline (timeout 0.50 s)")
+        t.keys(":")
+        t.type("timeout off")
+        t.keys("Enter")
+        t.waitFor("have no deadline")
         t.quitCleanly()
     }
 }

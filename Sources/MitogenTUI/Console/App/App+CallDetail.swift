@@ -2,7 +2,9 @@ import MitogenLib
 import MitogenSys
 import ConsoleModel
 
-/// The detail pane of the selected pending call: opened and closed with
+/// Hung calls in the console (issue 16): `:timeout`, the per-context
+/// default deadline of calls made from here, and the detail pane of the
+/// selected pending call: opened and closed with
 /// Enter in the pending pane, it follows the selection and asks the context
 /// running the call (`mitogen.inflight_detail`, an immediate builtin that
 /// answers while the call hangs) once a second while it is open.
@@ -43,6 +45,13 @@ extension App {
             }
             wake.post(.callDetail(handle: handle, lines: lines))
         }
+    }
+
+    /// `:timeout`: the selected context's console calls carry this deadline.
+    func setCallTimeout(_ seconds: Double?) {
+        guard let id = state.selectedID, let info = snapshot.context(id) else { return setStatus("select a context first", error: true) }
+        state.callTimeouts[id] = seconds
+        setStatus(seconds.map { "calls to \(info.name) now have a \($0) s deadline" } ?? "calls to \(info.name) have no deadline")
     }
 
     /// An answer for the detail pane arrived.

@@ -247,6 +247,7 @@ extension App {
         case .inflight: if let id = state.selectedID { askInflight(contextID: id) }
         case .theme(let name): loadTheme(name)
         case .filter(let text): state.treeFilter = text
+        case .timeout(let seconds): setCallTimeout(seconds)
         case .help: state.overlay = .help(scroll: 0)
         case .quit: requestQuit()
         }

@@ -102,9 +102,10 @@ extension App {
         state.bottom = .results
         let context = router.context(byID: contextID, name: info.name)
         let wake = self.wake
+        let timeout = state.callTimeouts[contextID]
         runDetached {
             do {
-                let value = try context.callValue(expression.function, args: expression.args, kwargs: expression.kwargs)
+                let value = try context.callValue(expression.function, args: expression.args, kwargs: expression.kwargs, timeout: timeout)
                 wake.post(.callDone(serial: serial, outcome: .value(value.pythonRepr)))
             } catch {
                 wake.post(.callDone(serial: serial, outcome: Self.outcome(of: error)))
