@@ -71,9 +71,8 @@ struct CallDetailTmuxTests {
             t.close()
         }
         t.waitFor("connected")
-        t.keys(":")
-        t.type("call subprocess.check_output(['sleep', '\(tag)'])")
-        t.keys("Enter", "4")
+        t.command("call subprocess.check_output(['sleep', '\(tag)'])")
+        t.keys("4")
         t.waitFor("Pending (1)")
         t.keys("Enter")
         t.waitFor("DETAIL call")
@@ -101,18 +100,21 @@ struct CallDetailTmuxTests {
         let t = try TmuxDriver(width: 160, height: 50)
         defer { t.close() }
         t.waitFor("connected")
-        t.keys(":")
-        t.type("timeout 0.5")
-        t.keys("Enter")
+        t.command("timeout 0.5")
         t.waitFor("now have a 0.5 s deadline")
-        t.keys(":")
-        t.type("call time.sleep(600)")
-        t.keys("Enter")
+        t.command("call time.sleep(600)")
         t.waitFor("time.sleep cancelled by its deadline (timeout 0.50 s)")
-        t.keys(":")
-        t.type("timeout off")
-        t.keys("Enter")
+        t.command("timeout off")
         t.waitFor("have no deadline")
         t.quitCleanly()
+    }
+}
+
+extension TmuxDriver {
+    /// Types `text` on the console's command line (`:`) and runs it.
+    func command(_ text: String) {
+        keys(":")
+        type(text)
+        keys("Enter")
     }
 }
