@@ -175,6 +175,49 @@ struct ConnectionTests {
         }
     }
 
+    /// ProxyJump (a second ssh through the first) and ControlMaster (a
+    /// second connection over the first one's control socket) from the
+    /// user's config work through our argv.
+    @Test func proxyJumpAndControlMasterFromTheSshConfigWork() throws {
+        let server = try sshd()
+        let dir = makeTempDirectory()
+        let config = dir + "/config"
+        let common = """
+                HostName 127.0.0.1
+                Port \(server.port)
+                User mitogen-key
+                IdentityFile \(TestHosts.key)
+                UserKnownHostsFile \(server.knownHosts)
+            """
+        let text = """
+            Host mitogen-hop
+            \(common)
+            Host mitogen-jumped
+            \(common)
+                ProxyJump mitogen-hop
+            Host mitogen-mux
+            \(common)
+                ControlMaster auto
+                ControlPath \(dir)/mux-%C
+                ControlPersist 30
+            """
+        try createPrivateFile(config).writeAll(Array((text + "\n").utf8))
+        defer { _ = try? runCapturing(["ssh", "-F", config, "-O", "exit", "mitogen-mux"]) }
+        try withTestRouter { router in
+            let jumped = try router.ssh(hostname: "mitogen-jumped", sshArgs: ["-F", config], connectTimeout: 20)
+            #expect(try jumped.callValue("os.getuid", timeout: 10).intValue == uid("mitogen-key"))
+            let first = try router.ssh(hostname: "mitogen-mux", sshArgs: ["-F", config], connectTimeout: 20)
+            #expect(try first.callValue("os.getuid", timeout: 10).intValue == uid("mitogen-key"))
+            let sockets = try listDirectoryNames(dir).filter { $0.hasPrefix("mux-") }
+            #expect(sockets.count == 1, "control socket: \(sockets)")
+            let check = try runCapturing(["ssh", "-F", config, "-O", "check", "mitogen-mux"])
+            #expect(check.status == .exited(0), "no control master running")
+            let second = try router.ssh(hostname: "mitogen-mux", sshArgs: ["-F", config], connectTimeout: 20)
+            #expect(try second.callValue("os.getuid", timeout: 10).intValue == uid("mitogen-key"))
+            #expect(second.contextID != first.contextID)
+        }
+    }
+
     @Test func aKeyPassphraseGoesToThePromptCallbackOrFailsAtOnce() throws {
         let server = try sshd()
         let asked = Latch<String>()
