@@ -221,6 +221,7 @@ struct Bench: ParsableCommand {
             out["call_rtt_us_median"] = .number(median(rtts))
             out["call_rtt_us_p99"] = .number(rtts[min(rtts.count - 1, rtts.count * 99 / 100)])
             out["call_rtt_reps"] = .number(Double(callReps))
+            try cancellation(&out, child: child)
 
             let total = quick ? 16 << 20 : 256 << 20
             var rates: [Double] = []

@@ -29,6 +29,7 @@ private func u32(_ args: [Value], _ i: Int) throws -> UInt32 {
 }
 
 Builtins.registerAll()
+CancelFunctions.register()
 
 /// evil.add_route(id, name): claim a route to `id` with the parent (ADD_ROUTE).
 Functions.register("evil.add_route") { args, _, ctx in

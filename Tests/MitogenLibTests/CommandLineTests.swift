@@ -33,6 +33,14 @@ import Testing
         return Run(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
     }
 
+    @Test func timeoutIsTheCallsDeadlineInTheContext() throws {
+        let start = Date()
+        let r = try run(["call", "--timeout", "0.5", "local", "time.sleep(600)"])
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("time.sleep(600): mitogen.core.CancelledError: time.sleep cancelled by its deadline (timeout 0.50 s)"), "\(r.stderr)")
+        #expect(Date().timeIntervalSince(start) < 10)
+    }
+
     @Test func printsPythonLiteralsThatCPythonReadsBack() throws {
         let r = try run(["call", "local", "os.getpid()", #"mitogen.echo({"k": (1, 2.5, None, True)}, b"\x00\xff", "é")"#])
         #expect(r.status == 0, "stderr: \(r.stderr)")

@@ -136,9 +136,9 @@ import MitogenLib
             let call = try #require(snap.pendingCalls.first { $0.function == "time.sleep" })
             #expect(call.arguments == "30" && call.contextID == child.contextID)
             let t0 = monotonicNow()
-            #expect(router.cancelCall(handle: call.handle))
-            let e = #expect(throws: ChannelError.self) { try pending.get(timeout: 5) }
-            #expect(e?.reason == "call cancelled by the operator")
+            #expect(router.cancelCall(handle: call.handle, by: "the operator"))
+            let e = #expect(throws: CallError.self) { try pending.get(timeout: 5).unpickle() }
+            #expect(e?.isCancelled == true && e?.message.contains("cancelled by the operator after") == true)
             #expect(monotonicNow() - t0 < 0.5)
             _ = pid
             let generation = router.snapshot().generation

@@ -89,11 +89,21 @@ import MitogenSys
                 #expect(error.text.contains("@"), "the wire text keeps the child's own name")
             }
             do {
+                // The call's timeout is its deadline in the context, which cancels it (issue 16).
                 try worker.callValue("time.sleep", args: [5], timeout: 0.2)
+                Issue.record("a 5 s sleep answered within 0.2 s")
+            } catch let error as CallError {
+                #expect(error.isDeadline && error.context == "worker")
+                #expect("\(error)".contains("in time.sleep, context worker (id \(worker.contextID), pid"), "\(error)")
+            }
+            let slow = try worker.callAsync("time.sleep", 5)
+            do {
+                _ = try slow.get(timeout: 0.2)
                 Issue.record("a 5 s sleep answered within 0.2 s")
             } catch let error as TimeoutError {
                 #expect("\(error)" == "waiting for context worker, id \(worker.contextID) timed out")
             }
+            router.cancelCall(handle: slow.handle)
             let pid = try #require(try worker.callValue("os.getpid", timeout: 10).intValue.flatMap { Int32(exactly: $0) })
             let pending = try worker.callAsyncValue("time.sleep", args: [30])
             kill(pid, SIGKILL)

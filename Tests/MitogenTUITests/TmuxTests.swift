@@ -113,21 +113,28 @@ struct TmuxTests {
         defer { t.close() }
         t.waitFor("connected")
         t.keys(":")
-        t.type("call time.sleep(30)")
+        t.type("call time.sleep(600)")
         t.keys("Enter", "4")
-        t.waitFor("time.sleep(30)")
-        t.waitUntil("the call to age") { $0.contains("time.sleep(30)") && $0.contains(" 1s ") }
+        t.waitFor("time.sleep(600)")
+        t.waitUntil("the call to age") { $0.contains("time.sleep(600)") && $0.contains(" 1s ") }
         t.waitFor("slow")
         t.waitFor("STUCK")
         t.waitFor("(1 stuck)")
         // Ask the target what it is doing.
         t.keys("i")
-        t.waitFor("time.sleep(30)  running")
+        t.waitFor("time.sleep(600)  running")
         t.keys("4", "d")
-        t.waitFor("cancelled call")
+        t.waitFor("cancelling call")
         t.waitFor("Pending (0)")
         t.keys("5")
-        t.waitFor("call cancelled by the operator")
+        // The context stopped the work and said so; it runs the next call at once.
+        t.waitFor("time.sleep cancelled by the operator after")
+        t.keys(":")
+        t.type("call os.getpid()")
+        t.keys("Enter")
+        t.waitUntil("the next call to answer") { $0.contains("os.getpid()") && !$0.contains("os.getpid()  running") }
+        t.keys("1", "i")
+        t.waitFor("(nothing running)")
         t.quitCleanly()
     }
 

@@ -14,28 +14,31 @@ package import MitogenWire
 /// a chain with a stored error gets that same error without running; a
 /// function that throws stores its error under the chain id. Functions
 /// registered `immediate` run on the broker thread at once, so
-/// `mitogen.inflight` answers while another call hangs.
+/// `mitogen.inflight` and `mitogen.cancel` answer while another call hangs.
+///
+/// One at a time, on purpose: a pipelined chain (`callNoReply` then `call`)
+/// relies on its calls running in order, and Mitogen's callers expect it.
+/// What keeps a hung call from holding the context hostage is cancellation
+/// (see `Dispatcher+Cancel.swift`): a deadline or a cancel from the caller
+/// stops it, and one that ignores the cancel is left behind after
+/// `abandonGrace` so the queue moves on.
 package final class Dispatcher: Sendable {
-    /// One call being run or waiting to run, for `mitogen.inflight`.
-    struct Inflight: Sendable {
-        var function: String
-        var arguments: String
-        var callerID: UInt32
-        var since: Double
-        var running: Bool
-    }
-
     let router: Router
     /// Set when the context runs with profiling on.
     let profiler: Profiler?
-    private struct Queue {
-        var waiting: [(ticket: UInt64, message: Message)] = []
-        var running = false
+
+    struct Queue {
+        var waiting: [DispatchedCall] = []
+        var running: DispatchedCall?
+        /// Bumped when a stuck call is left behind: the thread running it
+        /// then stops driving the queue (a new thread does).
+        var epoch: UInt64 = 0
         var closed = false
+        /// The deadline the one deadline timer is armed for (see `watchDeadline`).
+        var armedDeadline: Double?
     }
-    private let state = Mutex(Queue())
+    let state = Mutex(Queue())
     private let poisoned = Mutex<[String: String]>([:])
-    private let inflight = Mutex<[UInt64: Inflight]>([:])
     private let nextTicket = Atomic<UInt64>(0)
 
     /// A dispatcher for the calls `router` receives; `router.dispatcher`
@@ -52,38 +55,63 @@ package final class Dispatcher: Sendable {
     /// Otherwise the call waits its turn behind the running one.
     package func enqueue(_ message: Message) {
         if message.isDead { return }  // the broker is exiting: close() handles the queue
-        if let (name, _, _, _) = try? decode(message), let entry = Functions.lookup(name), entry.immediate {
-            handle(message, ticket: nextTicket.add(1, ordering: .relaxed).oldValue)
+        let ticket = nextTicket.add(1, ordering: .relaxed).oldValue
+        let call: DispatchedCall
+        do {
+            call = try DispatchedCall(message, ticket: ticket, router: router)
+        } catch {
+            answer(message, .callError(Self.errorText(error, function: "CALL_FUNCTION")))
             return
         }
-        let ticket = nextTicket.add(1, ordering: .relaxed).oldValue
+        if let entry = Functions.lookup(call.name), entry.immediate {
+            answer(message, run(call))
+            return
+        }
+        if let timeout = call.context.timeout {
+            if timeout <= 0 {
+                answer(message, .callError(refusal(call, waited: 0)))
+                return
+            }
+        }
         let runNow = state.withLock { q -> Bool? in
             if q.closed { return nil }
-            if q.running {
-                q.waiting.append((ticket, message))
+            if q.running != nil {
+                q.waiting.append(call)
                 return false
             }
-            q.running = true
+            q.running = call
             return true
         }
         guard let runNow else {
             router.sendDead(replyingTo: message, ChannelError.brokerExited)
             return
         }
-        if !runNow {
-            noteQueued(message, ticket: ticket)
-            return
-        }
+        if let deadline = call.context.deadline { watchDeadline(deadline) }
+        guard runNow else { return }
         router.broker.handOffLoop()
-        var next: (ticket: UInt64, message: Message)? = (ticket, message)
-        while let (t, m) = next {
-            handle(m, ticket: t)
+        drive(from: call, epoch: state.withLock { $0.epoch })
+    }
+
+    /// Runs `first`, then the queue, until it is empty or the queue was
+    /// handed to another thread (the epoch moved on).
+    func drive(from first: DispatchedCall, epoch: UInt64) {
+        var next: DispatchedCall? = first
+        while let call = next {
+            call.markStarted()
+            let result = run(call)
+            let reply: Value? =
+                call.claimAnswer() ? call.context.cancellation.map { .callError(cancelText(call, $0)) } ?? result : nil
+            // Off the queue before the answer, so the caller's next question
+            // (`mitogen.inflight`) no longer sees it.
+            defer { if let reply { answer(call.message, reply) } }
             next = state.withLock { q in
+                guard q.epoch == epoch else { return nil }  // left behind: another thread drives now
                 if q.waiting.isEmpty || q.closed {
-                    q.running = false
+                    q.running = nil
                     return nil
                 }
-                return q.waiting.removeFirst()
+                q.running = q.waiting.removeFirst()
+                return q.running
             }
         }
     }
@@ -95,49 +123,15 @@ package final class Dispatcher: Sendable {
             defer { q.waiting.removeAll() }
             return q.waiting
         }
-        for (_, m) in dropped { router.sendDead(replyingTo: m, ChannelError.brokerExited) }
+        for call in dropped { router.sendDead(replyingTo: call.message, ChannelError.brokerExited) }
     }
 
-    /// The calls running or queued now, oldest first.
-    var current: [Inflight] {
-        inflight.withLock { Array($0.values) }.sorted { $0.since < $1.since }
+    /// The calls running or queued now, the running one first.
+    package var current: (running: DispatchedCall?, waiting: [DispatchedCall]) {
+        state.withLock { ($0.running, $0.waiting) }
     }
 
-    private func noteQueued(_ message: Message, ticket: UInt64) {
-        guard let (name, _, args, kwargs) = try? decode(message) else { return }
-        inflight.withLock {
-            $0[ticket] = Inflight(
-                function: name, arguments: Value.argumentsText(args, kwargs), callerID: message.srcID,
-                since: monotonicNow(), running: false)
-        }
-    }
-
-    private func decode(_ message: Message) throws -> (String, String?, [Value], PyDict) {
-        let value = try message.decodeValue()
-        guard case .tuple(let t) = value, t.count == 6 else {
-            throw PyException("ValueError", "CALL_FUNCTION data is not a 6-tuple: \(value.typeName)")
-        }
-        let chain = t[0].stringValue
-        guard let module = t[1].stringValue, let fn = t[3].stringValue else {
-            throw PyException("TypeError", "CALL_FUNCTION module and function must be str")
-        }
-        var name = module.isEmpty ? fn : module + "." + fn
-        if let klass = t[2].stringValue { name = module + "." + klass + "." + fn }
-        guard let args = t[4].sequenceValue else {
-            throw PyException("TypeError", "CALL_FUNCTION args must be a tuple, not \(t[4].typeName)")
-        }
-        let kwargs = t[5].dictValue ?? PyDict()
-        return (name, chain, args, kwargs)
-    }
-
-    private func handle(_ message: Message, ticket: UInt64) {
-        let result: Value
-        do {
-            let (name, chain, args, kwargs) = try decode(message)
-            result = run(name, chain: chain, args: args, kwargs: kwargs, message: message, ticket: ticket)
-        } catch {
-            result = .callError(Self.errorText(error, function: "CALL_FUNCTION"))
-        }
+    func answer(_ message: Message, _ result: Value) {
         if message.replyTo != 0 {
             message.reply(result, router: router)
         } else if case .callError(let text) = result {
@@ -145,12 +139,13 @@ package final class Dispatcher: Sendable {
         }
     }
 
-    private func run(_ name: String, chain: String?, args: [Value], kwargs: PyDict, message: Message, ticket: UInt64) -> Value {
+    private func run(_ call: DispatchedCall) -> Value {
+        let name = call.name
         if name == "mitogen.core.Dispatcher.forget_chain" {
-            if let id = args.first?.stringValue { _ = poisoned.withLock { $0.removeValue(forKey: id) } }
+            if let id = call.args.first?.stringValue { _ = poisoned.withLock { $0.removeValue(forKey: id) } }
             return .none
         }
-        if let chain, let stored = poisoned.withLock({ $0[chain] }) {
+        if let chain = call.chain, let stored = poisoned.withLock({ $0[chain] }) {
             return .callError(stored)
         }
         guard let entry = Functions.lookup(name) else {
@@ -158,22 +153,14 @@ package final class Dispatcher: Sendable {
             return .callError(
                 "builtins.AttributeError: no function named '\(name)' is registered in this context (see mitogen.functions)")
         }
-        inflight.withLock {
-            let since = $0[ticket]?.since ?? monotonicNow()
-            $0[ticket] = Inflight(
-                function: name, arguments: Value.argumentsText(args, kwargs), callerID: message.srcID,
-                since: since, running: true)
-        }
-        defer { _ = inflight.withLock { $0.removeValue(forKey: ticket) } }
-        let context = CallContext(function: name, routerRef: router, callerID: message.srcID)
-        logDebug("running \(name) for context \(message.srcID)")
+        logDebug("running \(name) for context \(call.message.srcID)")
         let started = monotonicNow()
         defer { profiler?.record(name, seconds: monotonicNow() - started) }
         do {
-            return try entry.body(args, kwargs, context)
+            return try entry.body(call.args, call.kwargs, call.context)
         } catch {
             let text = Self.errorText(error, function: name)
-            if let chain { poisoned.withLock { $0[chain] = text } }
+            if let chain = call.chain, !call.context.isCancelled { poisoned.withLock { $0[chain] = text } }
             return .callError(text)
         }
     }
@@ -189,6 +176,11 @@ package final class Dispatcher: Sendable {
         case let e as any MitogenError: head = "mitogen.core.\(String(describing: type(of: e))): \(e)"
         default: head = "swift.\(String(describing: type(of: error))): \(error)"
         }
+        return traced(head, function: function)
+    }
+
+    /// `head` with the trace line naming where it ran, cut to 9999 characters.
+    static func traced(_ head: String, function: String) -> String {
         let text = head + "\n  in \(function), context \(currentContextDescription())\n"
         return text.count > 9999 ? String(text.prefix(9999)) : text
     }

@@ -35,7 +35,7 @@ package enum FileStreaming {
             }
             let limit = a.optional("limit")?.intValue
             let sender = Sender(context: router.context(byID: cid), handle: handle)
-            return .int(try streamFile(path, to: sender, limit: limit))
+            return .int(try streamFile(path, to: sender, limit: limit, call: ctx))
         }
         Functions.register(
             "files.put", signature: "(path: str, reply: Sender, mode: int = 0o644) -> int",
@@ -53,6 +53,8 @@ package enum FileStreaming {
             let peer = router.context(byID: cid)
             let receiver = try Receiver(router: router, respondent: peer)
             defer { receiver.close() }
+            // A cancel ends the wait for the next chunk; receiveFile then removes its partial file.
+            ctx.onCancel { receiver.close() }
             Sender(context: peer, handle: handle).send(.sender(contextID: router.contextID, handle: receiver.handle))
             return .int(
                 try receiveFile(
@@ -73,12 +75,18 @@ package enum FileStreaming {
     }
 
     /// Sends `path` to `sender` in Blobs, then `None`. Returns the byte count.
-    static func streamFile(_ path: String, to sender: Sender, limit: Int?) throws -> Int {
+    /// - Parameter call: the call doing it, if any: a cancel stops it
+    ///   between chunks (the receiver then removes its partial file), and
+    ///   `mitogen.inflight` shows the descriptor being read.
+    static func streamFile(_ path: String, to sender: Sender, limit: Int?, call: CallContext? = nil) throws -> Int {
         let fd: FileDescriptor
         do { fd = try FileDescriptor.open(path, flags: O_RDONLY) } catch { throw PythonErrors.osError(errno: error.errno, path: path) }
         defer { fd.close() }
+        call?.noteWaiting(.descriptor(fd: fd.rawValue, reading: true))
+        defer { call?.doneWaiting(.descriptor(fd: fd.rawValue, reading: true)) }
         var total = 0
         while limit.map({ total < $0 }) ?? true {
+            try call?.checkCancellation()
             let chunk: [UInt8]
             do {
                 chunk = try fd.read(upTo: min(chunkSize, (limit ?? Int.max) - total))

@@ -1,26 +1,7 @@
 import Synchronization
-public import MitogenCore
+import MitogenCore
 import MitogenSys
 public import MitogenWire
-
-/// What a function running in a context may ask about where it runs: the
-/// Swift form of Mitogen's `takes_econtext` / `takes_router`.
-///
-/// Core fills in the router and the calling message when it dispatches a call.
-public final class CallContext: Sendable {
-    /// The registered name being run, e.g. `"os.getpid"`.
-    public let function: String
-    /// Core's router (opaque at this layer; Core offers it typed).
-    package let routerRef: (any AnyObject & Sendable)?
-    /// Id of the context that sent the call.
-    public let callerID: UInt32
-
-    package init(function: String, routerRef: (any AnyObject & Sendable)?, callerID: UInt32) {
-        self.function = function
-        self.routerRef = routerRef
-        self.callerID = callerID
-    }
-}
 
 /// A function a context can run by name, at the `Value` level.
 public typealias RawFunction = @Sendable (_ args: [Value], _ kwargs: PyDict, _ context: CallContext) throws -> Value
@@ -88,6 +69,34 @@ public enum Functions {
         }
     }
 
+    /// Registers an `async` typed function. It runs in a `Task` while the
+    /// dispatcher's thread waits for it; a cancelled call cancels that task,
+    /// so the function sees `Task.isCancelled` (and `CancellationError` from
+    /// `Task.sleep` and friends) as well as `context.isCancelled`.
+    public static func register<A: Decodable & Sendable & SendableMetatype, R: Encodable & SendableMetatype>(
+        _ name: String, signature: String = "(...)", summary: String = "",
+        _ body: @escaping @Sendable (A, CallContext) async throws -> R
+    ) {
+        register(name, signature: signature, summary: summary) { (argument: A, ctx: CallContext) throws -> Value in
+            let done = Latch<Result<Value, any Error>>()
+            let task = Task {
+                let outcome: Result<Value, any Error>
+                do {
+                    outcome = .success(try ValueEncoder().encode(try await body(argument, ctx)))
+                } catch {
+                    outcome = .failure(error)
+                }
+                try? done.put(outcome)
+            }
+            ctx.onCancel { task.cancel() }
+            switch try done.get() {
+            case .success(let value): return value
+            case .failure(let error as CancellationError): throw PyException("mitogen.core.CancelledError", "\(error)")
+            case .failure(let error): throw error
+            }
+        }
+    }
+
     public static func lookup(_ name: String) -> Entry? { table.withLock { $0[name] } }
 
     /// Every registered function, sorted by name.
@@ -108,12 +117,4 @@ public struct PyException: Error, Sendable, CustomStringConvertible {
     }
 
     public var description: String { "\(type): \(message)" }
-}
-extension CallContext {
-    /// The router of the context running the function (the seed's `takes_router`).
-    public var router: Router? { routerRef as? Router }
-
-    /// The context that made the call (the seed's `takes_econtext` gives the
-    /// running context; in Swift a function reaches it through `router`).
-    public var caller: Context? { router?.context(byID: callerID) }
 }

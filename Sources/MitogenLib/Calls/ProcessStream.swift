@@ -22,11 +22,14 @@ package enum ProcessStream {
             }
             let peer = router.context(byID: cid)
             let out = Sender(context: peer, handle: handle)
-            return .int(Int(try exec(command, out: out, router: router, peer: peer)))
+            return .int(Int(try exec(command, out: out, router: router, peer: peer, call: ctx)))
         }
     }
 
-    static func exec(_ command: String, out: Sender, router: Router, peer: Context) throws -> Int32 {
+    /// - Parameter call: a cancel of it ends the command (SIGTERM, SIGKILL
+    ///   after `SubprocessRunner.terminationGrace`) and the wait for its
+    ///   output; `mitogen.inflight` shows the shell and the pipes read.
+    static func exec(_ command: String, out: Sender, router: Router, peer: Context, call: CallContext? = nil) throws -> Int32 {
         let stdinReceiver = try Receiver(router: router, respondent: peer)
         defer { stdinReceiver.close() }
         let (inR, inW) = try FileDescriptor.pipe()
@@ -52,10 +55,19 @@ package enum ProcessStream {
             inW.close()
         }
         var open: [FileDescriptor] = [outR, errR]
+        let waits: [CallContext.Waiting] = [.process(pid: pid), .descriptor(fd: outR.rawValue, reading: true)]
+        for w in waits { call?.noteWaiting(w) }
+        defer { for w in waits { call?.doneWaiting(w) } }
         let chunkSize = FileDescriptor.pipeChunkSize
-        while !open.isEmpty {
+        var cancelled = false
+        while !open.isEmpty && !cancelled {
             var fds = open.map { pollfd(fd: $0.rawValue, events: Int16(POLLIN), revents: 0) }
+            if let call { fds.append(pollfd(fd: call.cancellationFD, events: Int16(POLLIN), revents: 0)) }
             if poll(&fds, nfds_t(fds.count), -1) < 0 { continue }
+            if call != nil, fds.removeLast().revents != 0 {
+                cancelled = true
+                break
+            }
             for (i, p) in fds.enumerated().reversed() where p.revents != 0 {
                 let chunk = (try? open[i].read(upTo: chunkSize)) ?? []
                 if !chunk.isEmpty {
@@ -66,10 +78,17 @@ package enum ProcessStream {
                 }
             }
         }
+        if cancelled {
+            _ = sendSignal(SIGTERM, to: pid)
+            if !sleepUntilOneExits([pid], timeout: SubprocessRunner.terminationGrace) { usleep(500_000) }
+            _ = sendSignal(SIGKILL, to: pid)
+            for fd in open { fd.close() }
+        }
         let status = try? waitProcess(pid, block: true)
         out.send(.none)
         stdinReceiver.close()
         pthread_join(feeder, nil)
+        if cancelled { throw PyException("mitogen.core.CancelledError", "\(command) cancelled; the shell was ended") }
         switch status {
         case .exited(let code)?: return code
         case .signaled(let sig)?: return 128 + sig

@@ -43,21 +43,18 @@ package enum RuntimeBuiltins {
             }
         }
         Functions.register(
-            "mitogen.inflight", signature: "() -> list[dict]",
-            summary: "The calls running or queued in this context, oldest first, with their age in seconds.",
+            CallWire.cancelFunction, signature: "(handle: int, by: str = 'the caller') -> bool",
+            summary: "Cancel the call this caller made with reply handle `handle` (queued: refused; running: stopped).",
             immediate: true
-        ) { _, _, ctx in
-            let now = monotonicNow()
-            let calls = ctx.router?.extensions.existing(Dispatcher.self)?.current ?? []
-            return .list(
-                calls.map { call in
-                    .dict(
-                        PyDict([
-                            ("function", .str(call.function)), ("args", .str(call.arguments)),
-                            ("caller", .int(Int(call.callerID))), ("age", .float(now - call.since)),
-                            ("running", .bool(call.running)),
-                        ]))
-                })
+        ) { args, kwargs, ctx in
+            let a = try BuiltinArguments(CallWire.cancelFunction, args, kwargs, parameters: ["handle", "by"])
+            guard let handle = a.optional("handle")?.intValue, let reply = UInt32(exactly: handle) else {
+                throw PyException("TypeError", "mitogen.cancel() handle must be an int in 0...2**32-1")
+            }
+            let by = String((try a.string("by", default: "the caller") ?? "the caller").prefix(200))
+            guard let dispatcher = ctx.router?.extensions.existing(Dispatcher.self) else { return false }
+            return .bool(dispatcher.cancel(callerID: ctx.callerID, replyTo: reply, by: by))
         }
+        Inflight.register()
     }
 }

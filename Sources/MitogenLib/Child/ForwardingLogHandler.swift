@@ -23,6 +23,7 @@ public struct ForwardingLogHandler: LogHandler {
     public func log(event: LogEvent) {
         let level = event.level, message = event.message
         guard label != "mitogen.io" else { return }
+        if level >= .info { RecentLog.shared.append("\(level) \(label): \(message)") }
         let payload = "\(label)\u{0}\(PythonLogLevel.number(level))\u{0}\(message)"
         var msg = Message(dstID: 0, handle: Handle.forwardLog, data: Array(payload.utf8)).from(router.contextID)
         msg.encoding = .raw

@@ -58,9 +58,12 @@ public final class CallChain: Sendable {
 
     /// The CALL_FUNCTION message for `function` (a registered name such as
     /// `"os.path.exists"`, split into Mitogen's module and function fields).
-    func makeMessage(_ function: String, args: [Value], kwargs: PyDict) -> Message {
+    /// A timeout rides along as the reserved keyword argument (see `CallWire`).
+    func makeMessage(_ function: String, args: [Value], kwargs: PyDict, timeout: Double? = nil) -> Message {
         let (module, name) = splitFunctionName(function)
         let chain: Value = chainID.withLock { $0 }.map { .str($0) } ?? .none
+        var kwargs = kwargs
+        if let timeout = CallWire.normalized(timeout) { kwargs[CallWire.timeoutKey] = .float(timeout) }
         let body = Value.tuple([chain, .str(module), .none, .str(name), .tuple(args), .kwargs(kwargs)])
         return Message.pickled(body, handle: Handle.callFunction)
     }
@@ -72,33 +75,95 @@ public final class CallChain: Sendable {
         return out
     }
 
+    /// Keyword arguments as a `PyDict`, keys sorted (a stable frame).
+    func encodeKwargs(_ kwargs: KeywordArguments) throws -> PyDict {
+        var out = PyDict()
+        let encoder = ValueEncoder()
+        for key in kwargs.keys.sorted() { out[key] = try encoder.encode(kwargs[key]!) }
+        return out
+    }
+
     /// Starts `function(args, kwargs)` and returns the receiver of its reply.
     ///
     /// The call is shown in `router.observer.pendingCalls` until its reply
     /// (or error) arrives, the context disconnects, or the receiver is closed.
-    public func callAsyncValue(_ function: String, args: [Value], kwargs: PyDict = PyDict()) throws -> Receiver {
+    /// Cancel it with `router.cancelCall(handle: receiver.handle)`.
+    /// - Parameter timeout: seconds the call may take, counted in the target
+    ///   from its arrival: a call still queued then is refused, one still
+    ///   running is cancelled; either way the reply is a `CallError` with
+    ///   `isDeadline`. If no answer comes `CallWire.answerSlack` seconds
+    ///   later, the call is cancelled from here.
+    public func callAsyncValue(_ function: String, args: [Value], kwargs: PyDict = PyDict(), timeout: Double? = nil) throws -> Receiver {
+        try startCall(function, args: args, kwargs: kwargs, timeout: timeout, watched: true)
+    }
+
+    /// `callAsyncValue`; `watched: false` leaves the no-answer fallback to a
+    /// caller that waits with its own timeout (the blocking `callValue`),
+    /// which saves a broker timer per call.
+    func startCall(_ function: String, args: [Value], kwargs: PyDict, timeout: Double?, watched: Bool) throws -> Receiver {
+        let timeout = CallWire.normalized(timeout)
         let receiver = try Receiver(router: context.router, persist: false, respondent: context)
-        var msg = makeMessage(function, args: args, kwargs: kwargs)
+        var msg = makeMessage(function, args: args, kwargs: kwargs, timeout: timeout)
         msg.replyTo = receiver.handle
-        let observer = context.router.observer
+        let router = context.router
+        let observer = router.observer
         let handle = receiver.handle
-        observer.callStarted(handle: handle, context: context, function: function, args: args, kwargs: kwargs)
+        observer.callStarted(handle: handle, context: context, function: function, args: args, kwargs: kwargs, timeout: timeout)
         receiver.whenDone { observer.callFinished(handle: handle) }
         context.send(msg)
+        if let timeout, watched {
+            router.broker.after(max(0, timeout) + CallWire.answerSlack) {
+                router.cancelCall(handle: handle, by: "the caller's deadline (timeout \(formatSeconds(timeout)) s, no answer)")
+            }
+        }
         return receiver
     }
 
     /// Calls and waits, at the `Value` level.
-    /// - Throws: `CallError`, `ChannelError`, `TimeoutError`.
+    /// - Parameter timeout: see `callAsyncValue`; if the context does not
+    ///   answer at all within `timeout` plus `CallWire.answerSlack` seconds,
+    ///   a cancel is sent and `TimeoutError` thrown.
+    /// - Throws: `CallError` (`isCancelled`, `isDeadline` for a cancel),
+    ///   `ChannelError`, `TimeoutError`.
     @discardableResult
     public func callValue(_ function: String, args: [Value], kwargs: PyDict = PyDict(), timeout: Double? = nil) throws -> Value {
+        let timeout = CallWire.normalized(timeout)
         let started = monotonicNow()
-        let receiver = try callAsyncValue(function, args: args, kwargs: kwargs)
+        let receiver = try startCall(function, args: args, kwargs: kwargs, timeout: timeout, watched: false)
         defer {
             receiver.close()
             context.router.profiler?.record(function, seconds: monotonicNow() - started)
         }
-        return try Self.result { try receiver.get(timeout: timeout, spin: Self.replySpin) }
+        do {
+            return try Self.result { try receiver.get(timeout: timeout.map { max(0, $0) + CallWire.answerSlack }, spin: Self.replySpin) }
+        } catch is TimeoutError {
+            context.router.cancelCall(handle: receiver.handle, by: "the caller's deadline (no answer)")
+            throw TimeoutError(
+                "waiting for context \(context.errorLabel) to answer \(function) (no answer within "
+                    + "\(formatSeconds(timeout ?? 0)) s + \(formatSeconds(CallWire.answerSlack)) s; a cancel was sent)")
+        }
+    }
+
+    /// The async twin of `callValue`: suspends instead of blocking, and
+    /// cancelling the task cancels the call in the target.
+    public func callValue(_ function: String, args: [Value], kwargs: PyDict = PyDict(), timeout: Double? = nil) async throws -> Value {
+        let receiver = try callAsyncValue(function, args: args, kwargs: kwargs, timeout: timeout)
+        defer { receiver.close() }
+        let router = context.router
+        let handle = receiver.handle
+        // The wait runs in its own task, which the caller's cancellation does
+        // not reach: a cancel must not drop the receiver before the context's
+        // answer (its CancelledError, or the local one after `confirmGrace`).
+        let wait = Task { try await receiver.get() }
+        return try await withTaskCancellationHandler {
+            do {
+                return try await wait.value.unpickle()
+            } catch let error as ChannelError where error.reason == Self.policyRefusal {
+                throw CallError(type: "mitogen.core.CallError", message: Self.policyRefusal)
+            }
+        } onCancel: {
+            router.cancelCall(handle: handle, by: "Task cancellation")
+        }
     }
 
     /// A call's reply as its value. A call the callee's policy refused is a
@@ -114,38 +179,43 @@ public final class CallChain: Sendable {
 
     static let policyRefusal = "refused by policy"
 
-    public func callAsync<each A: Encodable>(_ function: String, _ args: repeat each A) throws -> Receiver {
-        try callAsyncValue(function, args: encodeArgs(repeat each args))
+    /// Starts a call and returns the receiver of its reply (see `callAsyncValue`).
+    public func callAsync<each A: Encodable>(
+        _ function: String, _ args: repeat each A, kwargs: KeywordArguments = [:], timeout: Double? = nil
+    ) throws -> Receiver {
+        try callAsyncValue(function, args: encodeArgs(repeat each args), kwargs: encodeKwargs(kwargs), timeout: timeout)
     }
 
-    public func call<R: Decodable, each A: Encodable>(_ function: String, _ args: repeat each A) throws -> R {
-        let value = try callValue(function, args: encodeArgs(repeat each args))
+    /// Calls and waits for the result, decoded as `R` (which may be `Value`).
+    public func call<R: Decodable, each A: Encodable>(
+        _ function: String, _ args: repeat each A, kwargs: KeywordArguments = [:], timeout: Double? = nil
+    ) throws -> R {
+        let value = try callValue(function, args: encodeArgs(repeat each args), kwargs: encodeKwargs(kwargs), timeout: timeout)
         return try context.router.decoder.decode(R.self, from: value)
     }
 
+    /// `call` whose result may be ignored.
     @_disfavoredOverload
     @discardableResult
-    public func call<each A: Encodable>(_ function: String, _ args: repeat each A) throws -> Value {
-        try callValue(function, args: encodeArgs(repeat each args))
+    public func call<each A: Encodable>(
+        _ function: String, _ args: repeat each A, kwargs: KeywordArguments = [:], timeout: Double? = nil
+    ) throws -> Value {
+        try call(function, repeat each args, kwargs: kwargs, timeout: timeout) as Value
     }
 
-    /// The async twin of `call`: suspends instead of blocking a thread.
-    public func call<R: Decodable, each A: Encodable>(_ function: String, _ args: repeat each A) async throws -> R {
-        let receiver = try callAsyncValue(function, args: encodeArgs(repeat each args))
-        defer { receiver.close() }
-        let value: Value
-        do {
-            value = try await receiver.get().unpickle()
-        } catch let error as ChannelError where error.reason == Self.policyRefusal {
-            throw CallError(type: "mitogen.core.CallError", message: Self.policyRefusal)
-        }
+    /// The async twin of `call`: suspends instead of blocking a thread;
+    /// cancelling the task cancels the call in the target.
+    public func call<R: Decodable, each A: Encodable>(
+        _ function: String, _ args: repeat each A, kwargs: KeywordArguments = [:], timeout: Double? = nil
+    ) async throws -> R {
+        let value = try await callValue(function, args: encodeArgs(repeat each args), kwargs: encodeKwargs(kwargs), timeout: timeout)
         return try context.router.decoder.decode(R.self, from: value)
     }
 
     /// Sends the call without asking for a reply. In a pipelined chain a
     /// failure poisons the calls after it; otherwise it is only logged remotely.
-    public func callNoReply<each A: Encodable>(_ function: String, _ args: repeat each A) throws {
-        context.send(makeMessage(function, args: try encodeArgs(repeat each args), kwargs: PyDict()))
+    public func callNoReply<each A: Encodable>(_ function: String, _ args: repeat each A, kwargs: KeywordArguments = [:]) throws {
+        context.send(makeMessage(function, args: try encodeArgs(repeat each args), kwargs: try encodeKwargs(kwargs)))
     }
 
     /// `callNoReply` at the `Value` level.
@@ -153,6 +223,9 @@ public final class CallChain: Sendable {
         context.send(makeMessage(function, args: args, kwargs: kwargs))
     }
 }
+
+/// Keyword arguments of a typed call: `["path": "/", "mode": 0o644]`.
+public typealias KeywordArguments = [String: any Encodable & Sendable]
 
 /// Splits `"os.path.exists"` into Mitogen's `("os.path", "exists")`.
 func splitFunctionName(_ name: String) -> (module: String, function: String) {

@@ -110,10 +110,17 @@ public final class Context: Sendable {
         }
     }
 
-    /// Calls `function` with `args` and waits for its result, decoded as `R`.
-    /// - Throws: `CallError` if it raised remotely, `ChannelError` if the context died.
-    public func call<R: Decodable, each A: Encodable>(_ function: String, _ args: repeat each A) throws -> R {
-        try defaultCallChain.call(function, repeat each args)
+    /// Calls `function` with `args` (and keyword arguments) and waits for
+    /// its result, decoded as `R` (`Value` works too).
+    /// - Parameter timeout: seconds the call may take in the context; see
+    ///   `CallChain.callAsyncValue` for how the deadline travels and ends it.
+    /// - Throws: `CallError` if it raised remotely or was cancelled
+    ///   (`isCancelled`, `isDeadline`), `ChannelError` if the context died,
+    ///   `TimeoutError` if the context did not answer at all.
+    public func call<R: Decodable, each A: Encodable>(
+        _ function: String, _ args: repeat each A, kwargs: KeywordArguments = [:], timeout: Double? = nil
+    ) throws -> R {
+        try defaultCallChain.call(function, repeat each args, kwargs: kwargs, timeout: timeout)
     }
 
     /// Calls `function` and waits for its result as a `Value` (or ignores it).
@@ -121,30 +128,41 @@ public final class Context: Sendable {
     /// overload (with `R` = `Value`) instead of being ambiguous.
     @_disfavoredOverload
     @discardableResult
-    public func call<each A: Encodable>(_ function: String, _ args: repeat each A) throws -> Value {
-        let chain = defaultCallChain
-        return try chain.callValue(function, args: chain.encodeArgs(repeat each args))
+    public func call<each A: Encodable>(
+        _ function: String, _ args: repeat each A, kwargs: KeywordArguments = [:], timeout: Double? = nil
+    ) throws -> Value {
+        try defaultCallChain.call(function, repeat each args, kwargs: kwargs, timeout: timeout)
     }
 
-    /// The async twin of `call`.
-    public func call<R: Decodable, each A: Encodable>(_ function: String, _ args: repeat each A) async throws -> R {
-        try await defaultCallChain.call(function, repeat each args)
+    /// The async twin of `call`; cancelling the task cancels the call in the context.
+    public func call<R: Decodable, each A: Encodable>(
+        _ function: String, _ args: repeat each A, kwargs: KeywordArguments = [:], timeout: Double? = nil
+    ) async throws -> R {
+        try await defaultCallChain.call(function, repeat each args, kwargs: kwargs, timeout: timeout)
     }
 
-    /// Starts a call and returns the receiver of its reply.
-    public func callAsync<each A: Encodable>(_ function: String, _ args: repeat each A) throws -> Receiver {
-        try defaultCallChain.callAsync(function, repeat each args)
+    /// Starts a call and returns the receiver of its reply; cancel it with
+    /// `router.cancelCall(handle: receiver.handle)`.
+    public func callAsync<each A: Encodable>(
+        _ function: String, _ args: repeat each A, kwargs: KeywordArguments = [:], timeout: Double? = nil
+    ) throws -> Receiver {
+        try defaultCallChain.callAsync(function, repeat each args, kwargs: kwargs, timeout: timeout)
     }
 
     /// Starts a call whose result nobody waits for.
-    public func callNoReply<each A: Encodable>(_ function: String, _ args: repeat each A) throws {
-        try defaultCallChain.callNoReply(function, repeat each args)
+    public func callNoReply<each A: Encodable>(_ function: String, _ args: repeat each A, kwargs: KeywordArguments = [:]) throws {
+        try defaultCallChain.callNoReply(function, repeat each args, kwargs: kwargs)
     }
 
     /// Calls `function` with `Value` arguments and keyword arguments.
     @discardableResult
     public func callValue(_ function: String, args: [Value] = [], kwargs: PyDict = PyDict(), timeout: Double? = nil) throws -> Value {
         try defaultCallChain.callValue(function, args: args, kwargs: kwargs, timeout: timeout)
+    }
+
+    /// The async twin of `callValue`; cancelling the task cancels the call in the context.
+    public func callValue(_ function: String, args: [Value] = [], kwargs: PyDict = PyDict(), timeout: Double? = nil) async throws -> Value {
+        try await defaultCallChain.callValue(function, args: args, kwargs: kwargs, timeout: timeout)
     }
 
     // MARK: Shutdown

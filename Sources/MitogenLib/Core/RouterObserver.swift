@@ -12,6 +12,11 @@ public struct PendingCall: Sendable, Equatable {
     public var arguments: String
     /// Monotonic time the call started (`monotonicNow()`).
     public var since: Double
+    /// The call's timeout in seconds, nil for none.
+    public var timeout: Double? = nil
+
+    /// Monotonic time its deadline passes, nil for none.
+    public var deadline: Double? { timeout.map { since + $0 } }
 }
 
 /// One log record drained from any context.
@@ -92,10 +97,10 @@ public final class RouterObserver: Sendable {
         }
     }
 
-    func callStarted(handle: UInt32, context: Context, function: String, args: [Value], kwargs: PyDict) {
+    func callStarted(handle: UInt32, context: Context, function: String, args: [Value], kwargs: PyDict, timeout: Double? = nil) {
         let call = PendingCall(
             handle: handle, contextID: context.contextID, contextName: context.name, function: function,
-            arguments: Value.argumentsText(args, kwargs), since: monotonicNow())
+            arguments: Value.argumentsText(args, kwargs), since: monotonicNow(), timeout: timeout)
         changed { $0.pending[handle] = call }
     }
 

@@ -38,18 +38,6 @@ extension Router {
             streams: streams.sorted { $0.contextID < $1.contextID }, pendingCalls: observer.pendingCalls)
     }
 
-    /// Ends a pending call now: its waiter gets `ChannelError(reason)` at
-    /// once. The remote side is not interrupted (Mitogen has no way to do
-    /// that); its late reply is dropped. Returns false if no such call waits.
-    @discardableResult
-    public func cancelCall(handle: UInt32, reason: String = "call cancelled by the operator") -> Bool {
-        guard observer.pendingCalls.contains(where: { $0.handle == handle }), hasHandler(handle) else { return false }
-        var dead = Message.dead(reason: reason, dstID: contextID, handle: handle).from(contextID)
-        dead.routerRef = self
-        route(dead)
-        return true
-    }
-
     /// Calls `fn` (on any thread) after every change the snapshot would show.
     public func onChange(_ fn: @escaping @Sendable () -> Void) { observer.onChange(fn) }
 

@@ -21,10 +21,10 @@ enum BuiltinSubprocess {
             "subprocess.check_output",
             signature: "(args: list[str] | str, input: bytes | None = None, cwd: str | None = None, env: dict | None = None, stderr=None, shell: bool = False, timeout: float | None = None) -> bytes",
             summary: "Run a program and return its stdout; raise CalledProcessError if it fails."
-        ) { args, kwargs, _ in
+        ) { args, kwargs, ctx in
             let a = try BuiltinArguments("subprocess.check_output", args, kwargs, parameters: ["args", "input", "cwd", "env", "stderr", "shell", "timeout"])
             let command = try Command(a)
-            var runner = try command.runner(a)
+            var runner = try command.runner(a, ctx)
             runner.input = try input(a)
             runner.stdout = .capture
             runner.stderr = try .from(a.value("stderr"), function: a.function, name: "stderr")
@@ -37,10 +37,10 @@ enum BuiltinSubprocess {
             "subprocess.call",
             signature: "(args: list[str] | str, cwd=None, env=None, shell: bool = False, timeout=None, stdout=None, stderr=None) -> int",
             summary: "Run a program and return its returncode (negative: killed by that signal)."
-        ) { args, kwargs, _ in
+        ) { args, kwargs, ctx in
             let a = try BuiltinArguments("subprocess.call", args, kwargs, parameters: ["args", "cwd", "env", "shell", "timeout", "stdout", "stderr"])
             let command = try Command(a)
-            var runner = try command.runner(a)
+            var runner = try command.runner(a, ctx)
             runner.stdout = try .from(a.value("stdout"), function: a.function, name: "stdout")
             runner.stderr = try .from(a.value("stderr"), function: a.function, name: "stderr")
             return .int(try command.run(runner).status.returnCode)
@@ -50,10 +50,10 @@ enum BuiltinSubprocess {
             "subprocess.run",
             signature: "(args: list[str] | str, input=None, capture_output: bool = False, check: bool = False, timeout=None, shell: bool = False, cwd=None, env=None, stdout=None, stderr=None) -> dict",
             summary: "Run a program; returns {args, returncode, stdout, stderr} like CompletedProcess."
-        ) { args, kwargs, _ in
+        ) { args, kwargs, ctx in
             let a = try BuiltinArguments("subprocess.run", args, kwargs, parameters: ["args", "input", "capture_output", "check", "timeout", "shell", "cwd", "env", "stdout", "stderr"])
             let command = try Command(a)
-            var runner = try command.runner(a)
+            var runner = try command.runner(a, ctx)
             runner.input = try input(a)
             runner.stdout = try .from(a.value("stdout"), function: a.function, name: "stdout")
             runner.stderr = try .from(a.value("stderr"), function: a.function, name: "stderr")
@@ -114,7 +114,7 @@ enum BuiltinSubprocess {
         }
 
         /// A runner with the common options: cwd, env, timeout.
-        func runner(_ a: BuiltinArguments) throws(PyException) -> SubprocessRunner {
+        func runner(_ a: BuiltinArguments, _ call: CallContext) throws(PyException) -> SubprocessRunner {
             var environment: [String]?
             if let env = a.optional("env") {
                 guard let pairs = env.dictValue else { throw a.mismatch("env", expected: "dict", got: env) }
@@ -128,7 +128,7 @@ enum BuiltinSubprocess {
             }
             return SubprocessRunner(
                 argv: argv, environment: environment, workingDirectory: try a.optionalPath("cwd"),
-                timeout: try a.seconds("timeout"))
+                timeout: try a.seconds("timeout"), call: call)
         }
 
         /// Runs and turns Sys errors into CPython's exceptions.
@@ -138,6 +138,8 @@ enum BuiltinSubprocess {
             } catch let error as SystemError {
                 if error.operation.hasPrefix("exec ") { throw PythonErrors.osError(errno: error.errno, path: program) }
                 throw PythonErrors.from(error)
+            } catch is SubprocessRunner.Cancelled {
+                throw PyException("mitogen.core.CancelledError", "\(program) cancelled; its process group was ended")
             } catch is SubprocessRunner.TimedOut {
                 let after = timeout.map { $0.stringValue ?? $0.repr(.python) } ?? "?"
                 throw PyException("subprocess.TimeoutExpired", "Command '\(original.stringValue ?? original.repr(.python))' timed out after \(after) seconds")

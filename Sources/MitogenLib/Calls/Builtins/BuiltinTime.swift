@@ -7,12 +7,12 @@ import MitogenWire
 /// The `time` builtins: `sleep`, `time`, `monotonic`.
 enum BuiltinTime {
     static func register() {
-        Functions.register("time.sleep", signature: "(secs: float) -> None", summary: "Block the calling thread for a number of seconds.") { args, kwargs, _ in
+        Functions.register("time.sleep", signature: "(secs: float) -> None", summary: "Block the calling thread for a number of seconds (a cancel wakes it).") { args, kwargs, ctx in
             let a = try BuiltinArguments("time.sleep", args, kwargs, parameters: ["secs"])
             guard let seconds = try a.seconds("secs") else { throw a.mismatch("secs", expected: "int or float", got: .none) }
             guard seconds >= 0 else { throw PythonErrors.valueError("sleep length must be non-negative") }
             guard seconds.isFinite, seconds < Double(Int.max) else { throw PyException("OverflowError", "sleep length is too large") }
-            sleep(seconds: seconds)
+            ctx.sleep(seconds)  // wakes early on a cancel; the dispatcher then answers CancelledError
             return .none
         }
         Functions.register("time.time", signature: "() -> float", summary: "Seconds since the Unix epoch (CLOCK_REALTIME).") { args, kwargs, _ in
@@ -22,16 +22,6 @@ enum BuiltinTime {
         Functions.register("time.monotonic", signature: "() -> float", summary: "Seconds of CLOCK_MONOTONIC.") { args, kwargs, _ in
             _ = try BuiltinArguments("time.monotonic", args, kwargs, parameters: [])
             return .float(clockSeconds(CLOCK_MONOTONIC))
-        }
-    }
-
-    /// `nanosleep` for `seconds`, resumed with the remainder after EINTR.
-    static func sleep(seconds: Double) {
-        let whole = seconds.rounded(.down)
-        var request = timespec(tv_sec: Int(whole), tv_nsec: Int((seconds - whole) * 1e9))
-        var remaining = timespec()
-        while nanosleep(&request, &remaining) == -1 && Errno.current == .interrupted {
-            request = remaining
         }
     }
 

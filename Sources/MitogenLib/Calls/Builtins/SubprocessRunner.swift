@@ -56,6 +56,9 @@ struct SubprocessRunner {
     var stderr: Output = .inherit
     /// Seconds before the program's process group is ended (`terminateGroup`).
     var timeout: Double?
+    /// The call running the program: a cancel ends the program's process
+    /// group as a timeout does, and `mitogen.inflight` shows the pid.
+    var call: CallContext?
 
     /// Seconds the program has to exit after SIGTERM to its process group
     /// before the group gets SIGKILL.
@@ -63,6 +66,9 @@ struct SubprocessRunner {
 
     /// Raised as `subprocess.TimeoutExpired` by the caller, with the output so far.
     struct TimedOut: Error {}
+
+    /// The call was cancelled; the program's group was ended.
+    struct Cancelled: Error {}
 
     /// Starts the program and waits for it.
     /// - Throws: `SystemError` from spawning (the caller maps it to Python's
@@ -124,6 +130,11 @@ struct SubprocessRunner {
             workingDirectory: workingDirectory))
         for fd in childEnds { fd.close() }
         childEnds = []
+        // For mitogen.inflight: the program, and the pipe its output is read from.
+        let waits: [CallContext.Waiting] =
+            [.process(pid: pid)] + (outReader.map { [.descriptor(fd: $0.rawValue, reading: true)] } ?? [])
+        for w in waits { call?.noteWaiting(w) }
+        defer { for w in waits { call?.doneWaiting(w) } }
 
         let deadline = timeout.map { monotonicSeconds() + $0 }
         var out: [UInt8] = [], err: [UInt8] = []
@@ -135,7 +146,7 @@ struct SubprocessRunner {
             let status = try reap(pid, deadline: deadline)
             return Outcome(status: status, stdout: stdout == .capture ? out : nil, stderr: stderr == .capture ? err : nil)
         } catch {
-            // Timed out, or our side of the pipes failed: never leave the
+            // Timed out, cancelled, or our side of the pipes failed: never leave the
             // program, what it started, or a zombie behind.
             Self.terminateGroup(pid)
             throw error
@@ -181,6 +192,10 @@ struct SubprocessRunner {
         var chunk = [UInt8](repeating: 0, count: FileDescriptor.pipeChunkSize)
         while writer != nil || outReader != nil || errReader != nil {
             var entries: [pollfd] = []
+            if let call {
+                if call.isCancelled { throw Cancelled() }
+                entries.append(pollfd(fd: call.cancellationFD, events: Int16(POLLIN), revents: 0))
+            }
             if let w = writer { entries.append(pollfd(fd: w.rawValue, events: Int16(POLLOUT), revents: 0)) }
             for r in [outReader, errReader].compactMap({ $0 }) {
                 entries.append(pollfd(fd: r.rawValue, events: Int16(POLLIN), revents: 0))
@@ -197,6 +212,7 @@ struct SubprocessRunner {
             case .failure(let e): throw SystemError("poll subprocess pipes", e)
             }
             for entry in entries where entry.revents != 0 {
+                if entry.fd == call?.cancellationFD { throw Cancelled() }
                 let fd = FileDescriptor(rawValue: entry.fd)
                 if fd == writer {
                     let result = try input.withUnsafeBytes { try fd.write(UnsafeRawBufferPointer(rebasing: $0[offset...])) }
@@ -220,13 +236,14 @@ struct SubprocessRunner {
         }
     }
 
-    /// Waits for `pid`; with a deadline, polls every few milliseconds.
+    /// Waits for `pid`; with a deadline or a cancellable call, polls every few milliseconds.
     private func reap(_ pid: pid_t, deadline: Double?) throws -> ProcessStatus {
-        guard let deadline else { return try waitProcess(pid, block: true)! }
+        if deadline == nil && call == nil { return try waitProcess(pid, block: true)! }
         var pause = timespec(tv_sec: 0, tv_nsec: 1_000_000)
         while true {
             if let status = try waitProcess(pid, block: false) { return status }
-            if monotonicSeconds() >= deadline { throw TimedOut() }
+            if let deadline, monotonicSeconds() >= deadline { throw TimedOut() }
+            if call?.isCancelled == true { throw Cancelled() }
             nanosleep(&pause, nil)
             pause.tv_nsec = min(pause.tv_nsec * 2, 20_000_000)
         }

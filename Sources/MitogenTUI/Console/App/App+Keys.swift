@@ -101,6 +101,7 @@ extension App {
             state.overlay = .prompt(Prompt(purpose: .logFilter, label: "filter logs: ", editor: LineEditor(state.logFilter.text)))
         case .logClear: state.logFilter = LogFilter()
         case .cancelCall: cancelSelectedCall(handle: nil)
+        case .callDetail: toggleCallDetail()
         case .pendingInflight:
             if let call = selectedPending { askInflight(contextID: call.contextID) }
         case .resultsScope: state.resultsAllContexts.toggle()
@@ -246,6 +247,7 @@ extension App {
         case .inflight: if let id = state.selectedID { askInflight(contextID: id) }
         case .theme(let name): loadTheme(name)
         case .filter(let text): state.treeFilter = text
+        case .timeout(let seconds): setCallTimeout(seconds)
         case .help: state.overlay = .help(scroll: 0)
         case .quit: requestQuit()
         }

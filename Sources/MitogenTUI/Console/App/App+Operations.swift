@@ -102,9 +102,10 @@ extension App {
         state.bottom = .results
         let context = router.context(byID: contextID, name: info.name)
         let wake = self.wake
+        let timeout = state.callTimeouts[contextID]
         runDetached {
             do {
-                let value = try context.callValue(expression.function, args: expression.args, kwargs: expression.kwargs)
+                let value = try context.callValue(expression.function, args: expression.args, kwargs: expression.kwargs, timeout: timeout)
                 wake.post(.callDone(serial: serial, outcome: .value(value.pythonRepr)))
             } catch {
                 wake.post(.callDone(serial: serial, outcome: Self.outcome(of: error)))
@@ -235,12 +236,12 @@ extension App {
         }
     }
 
-    /// Cancels call `handle` (or the selected pending call): its waiter gets
-    /// an error at once.
+    /// Cancels call `handle` (or the selected pending call): the context
+    /// running it stops the work and its waiter gets a `CancelledError`.
     func cancelSelectedCall(handle: UInt32?) {
         guard let h = handle ?? selectedPending?.handle else { return setStatus("no pending call selected", error: true) }
-        if router.cancelCall(handle: h) {
-            setStatus("cancelled call \(h)")
+        if router.cancelCall(handle: h, by: "the operator") {
+            setStatus("cancelling call \(h)")
         } else {
             setStatus("call \(h) is no longer pending", error: true)
         }

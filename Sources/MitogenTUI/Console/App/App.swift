@@ -112,6 +112,7 @@ final class App {
             let t = monotonicNow()
             if uiDirty || t - lastDraw >= 1.0 || (dataDirty && t - lastDraw >= 1 / Self.maxFPS) {
                 refreshData()
+                refreshCallDetailIfDue()
                 draw()
             }
         }
@@ -190,6 +191,8 @@ final class App {
             setStatus("\(name) " + (forced ? "was forced down" : "shut down") + (note.map { ": " + $0 } ?? ""), error: note != nil)
         case .status(let text, let isError):
             setStatus(text, error: isError)
+        case .callDetail(let handle, let lines):
+            callDetailArrived(handle: handle, lines: lines)
         case .toolQuestion(let prompt, let answer):
             let id = nextRequestID
             nextRequestID += 1

@@ -70,6 +70,8 @@ enum AppEvent: Sendable {
     case status(String, isError: Bool)
     /// A connection tool asks `prompt`; the answer (nil: declined) goes into `answer`.
     case toolQuestion(prompt: String, answer: Latch<String?>)
+    /// Lines for the detail pane of pending call `handle`.
+    case callDetail(handle: UInt32, lines: [CallDetail.DetailLine])
 }
 
 /// A failure of the console itself (not of a context), with the reason.

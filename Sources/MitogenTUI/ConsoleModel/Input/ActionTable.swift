@@ -5,7 +5,7 @@ package enum ActionID: String, CaseIterable, Sendable {
     case toggleExpand, collapse, expand, treeFilter, sort, follow, toggleGone
     case call, openForm, shutdown, shutdownSubtree, inflight
     case logFollow, logLevel, logContext, logFilter, logClear
-    case cancelCall, pendingInflight
+    case cancelCall, pendingInflight, callDetail
     case resultsScope
 }
 
@@ -92,6 +92,7 @@ package enum ActionTable {
         Action(id: .logClear, keys: [.char("u")], label: "Clear the log filters", scope: .logs),
         // Pending calls
         Action(id: .pendingInflight, keys: [.char("i"), .function(7)], label: "Inflight", scope: .pending),
+        Action(id: .callDetail, keys: [.enter, .char("v")], label: "Detail: what is it stuck on?", scope: .pending),
         Action(
             id: .cancelCall, keys: [.char("d"), .delete, .function(9)], label: "Cancel", scope: .pending,
             mutates: true),

@@ -2,7 +2,7 @@ package import MitogenLib
 
 /// The commands of the `:` command line.
 package enum ConsoleCommandName: String, CaseIterable, Sendable {
-    case open, call, shutdown, cancel, inflight, theme, filter, help, quit
+    case open, call, shutdown, cancel, inflight, theme, filter, help, quit, timeout
 
     package var usage: String {
         switch self {
@@ -15,6 +15,7 @@ package enum ConsoleCommandName: String, CaseIterable, Sendable {
         case .filter: "filter TEXT"
         case .help: "help"
         case .quit: "quit"
+        case .timeout: "timeout SECONDS|off"
         }
     }
 
@@ -24,12 +25,13 @@ package enum ConsoleCommandName: String, CaseIterable, Sendable {
             "Connect a chain: hops method[:target][?key=value&...] joined by ->, nearest first. A chain that does not start with `local` or a remote method starts under the selected context."
         case .call: "Call a function on the selected context, e.g. `os.getpid()`; the result goes to the results pane."
         case .shutdown: "Shut down the selected context (or its subtree), after confirmation."
-        case .cancel: "Cancel the selected pending call (or the one with HANDLE): its waiter gets an error at once."
+        case .cancel: "Cancel the selected pending call (or the one with HANDLE): the context stops the work; its waiter gets a CancelledError."
         case .inflight: "Ask the selected context what it is running (`mitogen.inflight`)."
         case .theme: "Switch to themes/NAME.theme."
         case .filter: "Filter the context tree by name, method or state."
         case .help: "Show the keys."
         case .quit: "Quit (asks first while contexts are connected)."
+        case .timeout: "Give calls to the selected context a deadline (it travels with each call and cancels it there), or none."
         }
     }
 
@@ -48,6 +50,8 @@ package enum ParsedCommand: Equatable, Sendable {
     case filter(String)
     case help
     case quit
+    /// A default deadline for the selected context's calls; nil: none.
+    case timeout(Double?)
 }
 
 /// A command line the console cannot run, with the reason.
@@ -108,6 +112,12 @@ package enum CommandParser {
         case .filter: return .filter(rest)
         case .help: return .help
         case .quit: return .quit
+        case .timeout:
+            if rest == "off" { return .timeout(nil) }
+            guard let seconds = Double(rest), seconds.isFinite, seconds > 0, seconds < 1e9 else {
+                throw CommandError(description: "timeout takes a number of seconds above 0, or 'off', not '\(rest)'")
+            }
+            return .timeout(seconds)
         }
     }
 }

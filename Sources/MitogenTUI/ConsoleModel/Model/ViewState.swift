@@ -50,6 +50,10 @@ package struct ViewState: Sendable {
     package var ascii = false
     package var themeName = "default"
     package var overlay: Overlay = .none
+    /// The open detail pane of a pending call (App+CallDetail), nil when closed.
+    package var callDetail: CallDetail?
+    /// Default deadlines of console calls, by context id (`:timeout`).
+    package var callTimeouts: [UInt32: Double] = [:]
     package var status = StatusMessage(text: "", isError: false)
 
     package init() {}

@@ -104,7 +104,12 @@ package enum FrameRenderer {
                     lines += Panes.streams(
                         snapshot, rates: input.rates, selectedContext: selectedContext, scroll: state.streamScroll,
                         height: h, width: w, state: state)
-                case .pending: lines += Panes.pending(snapshot, height: h, width: w, state: state)
+                case .pending:
+                    if let detail = state.callDetail {
+                        lines += DetailPane.render(snapshot, detail: detail, height: h, width: w, state: state)
+                    } else {
+                        lines += Panes.pending(snapshot, height: h, width: w, state: state)
+                    }
                 case .results:
                     lines += Panes.results(
                         input.results, selectedContext: selectedContext, now: snapshot.time, height: h, width: w,
