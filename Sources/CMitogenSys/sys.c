@@ -206,3 +206,27 @@ void mitogen_strerror(int err, char *buffer, size_t len) {
         buffer[len - 1] = '\0';
     }
 }
+
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define MITOGEN_HAS_TSAN 1
+void __tsan_acquire(void *addr);
+void __tsan_release(void *addr);
+#endif
+#endif
+
+void mitogen_tsan_acquire(void *addr) {
+#ifdef MITOGEN_HAS_TSAN
+    __tsan_acquire(addr);
+#else
+    (void)addr;
+#endif
+}
+
+void mitogen_tsan_release(void *addr) {
+#ifdef MITOGEN_HAS_TSAN
+    __tsan_release(addr);
+#else
+    (void)addr;
+#endif
+}

@@ -91,6 +91,12 @@ int mitogen_pipe_cloexec(int fds[2]);
 /// older kernels).
 int mitogen_pidfd_open(pid_t pid);
 
+/// Tell ThreadSanitizer that the lock identified by `addr` is acquired or
+/// released (for locks it cannot see, such as Swift's futex Mutex). No-ops
+/// unless this file is built with -fsanitize=thread.
+void mitogen_tsan_acquire(void *addr);
+void mitogen_tsan_release(void *addr);
+
 /// The GNU strerror_r text of `err` copied into `buffer`.
 void mitogen_strerror(int err, char *buffer, size_t len);
 

@@ -52,7 +52,7 @@ public final class CallContext: Sendable {
         var eventFD: Int32 = -1
         var waiting: [Waiting] = []
     }
-    private let state = Mutex(State())
+    private let state = Lock(State())
 
     package init(
         function: String, routerRef: (any AnyObject & Sendable)?, callerID: UInt32, timeout: Double? = nil,

@@ -17,7 +17,7 @@ package final class DispatchedCall: Sendable {
     package let context: CallContext
     /// The arguments as Python text, secrets hidden.
     package let arguments: String
-    private let startedAt = Mutex<Double?>(nil)
+    private let startedAt = Lock<Double?>(nil)
     private let answered = Atomic<Bool>(false)
 
     /// Decodes Mitogen's 6-tuple `(chain_id, module, class, function, args, kwargs)`.

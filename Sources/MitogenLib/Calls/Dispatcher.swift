@@ -37,8 +37,8 @@ package final class Dispatcher: Sendable {
         /// The deadline the one deadline timer is armed for (see `watchDeadline`).
         var armedDeadline: Double?
     }
-    let state = Mutex(Queue())
-    private let poisoned = Mutex<[String: String]>([:])
+    let state = Lock(Queue())
+    private let poisoned = Lock<[String: String]>([:])
     private let nextTicket = Atomic<UInt64>(0)
 
     /// A dispatcher for the calls `router` receives; `router.dispatcher`

@@ -25,7 +25,7 @@ public enum Functions {
         public let body: RawFunction
     }
 
-    private static let table = Mutex<[String: Entry]>([:])
+    private static let table = Lock<[String: Entry]>([:])
 
     /// Registers (or replaces) `name`.
     public static func register(

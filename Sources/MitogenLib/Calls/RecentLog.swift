@@ -1,3 +1,4 @@
+import MitogenSys
 import Synchronization
 
 /// The last few log lines of this context, for `mitogen.inflight_detail`:
@@ -7,7 +8,7 @@ package final class RecentLog: Sendable {
     package static let shared = RecentLog()
     let capacity = 50
     let lineLimit = 300
-    private let lines = Mutex<[String]>([])
+    private let lines = Lock<[String]>([])
 
     package func append(_ line: String) {
         let cut = line.count > lineLimit ? String(line.prefix(lineLimit)) + "…" : line

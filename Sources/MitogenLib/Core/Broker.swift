@@ -66,9 +66,8 @@ public final class Broker: @unchecked Sendable {
 
     private let epfd: Int32
     private let wakeFD: Int32
-    private let queue = Mutex<[@Sendable () -> Void]>([])
+    private let queue = Lock<[@Sendable () -> Void]>([])
     private let wakePending = Atomic<Bool>(false)
-    private var thread = pthread_t()
     /// The thread running the loop now (the leader); 0 during a hand-off.
     private let threadID = Atomic<UInt>(0)
     /// Leadership tokens for spare threads (see `handOffLoop`).
@@ -111,7 +110,7 @@ public final class Broker: @unchecked Sendable {
         epoll_ctl(epfd, EPOLL_CTL_ADD, wakeFD, &ev)
         self.name = name
         if installWatcher { BrokerWatcher.watch(self) }
-        thread = startThread(name: name) { [self] in
+        startThread(name: name) { [self] in
             threadID.store(UInt(pthread_self()), ordering: .releasing)
             blockAsyncSignalsOnThisThread()
             loop()
@@ -273,7 +272,7 @@ public final class Broker: @unchecked Sendable {
     package func addKeepAliveCheck(_ check: @escaping @Sendable () -> Bool) {
         keepAliveChecks.withLock { $0.append(check) }
     }
-    private let keepAliveChecks = Mutex<[@Sendable () -> Bool]>([])
+    private let keepAliveChecks = Lock<[@Sendable () -> Bool]>([])
 
     /// Asks the broker to shut down gracefully. Safe from any thread; returns at once.
     public func shutdown() {

@@ -21,7 +21,7 @@ enum BrokerWatcher {
         weak var broker: Broker?
         init(_ b: Broker) { broker = b }
     }
-    private static let watched = Mutex<[Weak]>([])
+    private static let watched = Lock<[Weak]>([])
     private static let installed = Atomic<Bool>(false)
 
     static func watch(_ broker: Broker) {

@@ -23,12 +23,12 @@ import MitogenSys
 public final class CallChain: Sendable {
     public let context: Context
     public let pipelined: Bool
-    private let chainID: Mutex<String?>
+    private let chainID: Lock<String?>
 
     public init(_ context: Context, pipelined: Bool = false) {
         self.context = context
         self.pipelined = pipelined
-        self.chainID = Mutex(pipelined ? Self.makeChainID() : nil)
+        self.chainID = Lock(pipelined ? Self.makeChainID() : nil)
     }
 
     /// How long a blocking call busy-waits for its reply before sleeping:

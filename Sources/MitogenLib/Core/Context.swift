@@ -12,16 +12,16 @@ import MitogenSys
 public final class Context: Sendable {
     public let router: Router
     public let contextID: UInt32
-    private let nameBox: Mutex<String?>
+    private let nameBox: Lock<String?>
     private let disconnected = Atomic<Bool>(false)
-    private let listeners = Mutex<[@Sendable () -> Void]>([])
-    private let chain = Mutex<CallChain?>(nil)
-    private let viaBox = Mutex<Context?>(nil)
+    private let listeners = Lock<[@Sendable () -> Void]>([])
+    private let chain = Lock<CallChain?>(nil)
+    private let viaBox = Lock<Context?>(nil)
 
     init(router: Router, id: UInt32, name: String?) {
         self.router = router
         self.contextID = id
-        self.nameBox = Mutex(name)
+        self.nameBox = Lock(name)
     }
 
     /// The context's name, e.g. `local.4242` or `ssh.web1`.

@@ -12,7 +12,7 @@ public enum Mitogen {
         var contextName = "master"
         var childHash: String?
     }
-    private static let identity = Mutex(Identity())
+    private static let identity = Lock(Identity())
 
     /// Version of this implementation, and of the Mitogen protocol it speaks
     /// (`(0, 3, 54)`).

@@ -17,7 +17,7 @@ public final class Profiler: Sendable {
         var total = 0.0
         var max = 0.0
     }
-    private let entries = Mutex<[String: Entry]>([:])
+    private let entries = Lock<[String: Entry]>([:])
 
     public init() {}
 

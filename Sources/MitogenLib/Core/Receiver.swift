@@ -16,15 +16,15 @@ public final class Receiver: Sendable {
     /// The context this receiver expects messages from, if any.
     public let respondent: Context?
     let latch = Latch<Message>()
-    private let notifyFn = Mutex<(@Sendable (Receiver) -> Void)?>(nil)
+    private let notifyFn = Lock<(@Sendable (Receiver) -> Void)?>(nil)
     private let closed = Atomic<Bool>(false)
     /// Runs once when the receiver is done (see `whenDone`).
     private let done = DoneHook()
     /// Set by a `Select` that owns this receiver.
-    let owner = Mutex<ObjectIdentifier?>(nil)
+    let owner = Lock<ObjectIdentifier?>(nil)
     /// The byte budget (see `init(maxQueuedBytes:)`), nil for none.
     public let maxQueuedBytes: Int?
-    private let budget = Mutex(Budget())
+    private let budget = Lock(Budget())
 
     /// Bytes queued and the stream held while over budget.
     private struct Budget {
@@ -209,7 +209,7 @@ public final class Receiver: Sendable {
 
 /// Functions to run once, when a receiver is done; later ones run at once.
 private final class DoneHook: Sendable {
-    private let state = Mutex<(fired: Bool, fns: [@Sendable () -> Void])>((false, []))
+    private let state = Lock<(fired: Bool, fns: [@Sendable () -> Void])>((false, []))
 
     func add(_ fn: @escaping @Sendable () -> Void) {
         let now = state.withLock { s -> Bool in

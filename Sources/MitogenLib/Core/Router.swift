@@ -1,9 +1,9 @@
 import CMitogenSys
 import Glibc
 import Logging
-package import Synchronization
+import Synchronization
 public import MitogenWire
-import MitogenSys
+package import MitogenSys
 
 /// Decides whether a message may reach a handler: `policy(message, stream)`
 /// where `stream` is the stream it arrived on (nil when sent locally).
@@ -53,12 +53,12 @@ public final class Router: @unchecked Sendable {
         var respondentID: UInt32?
     }
 
-    private let handlers = Mutex<[UInt32: HandlerEntry]>([:])
+    private let handlers = Lock<[UInt32: HandlerEntry]>([:])
     private let nextHandle = Atomic<UInt32>(Handle.firstDynamic)
-    package let routes = Mutex<[UInt32: Stream]>([:])
+    package let routes = Lock<[UInt32: Stream]>([:])
     /// Canonical contexts by id; gone ones nothing else holds are pruned
     /// (see `pruneContexts`), so the table does not keep every id ever seen.
-    private let contexts = Mutex(ContextTable())
+    private let contexts = Lock(ContextTable())
     struct ContextTable {
         var map: [UInt32: Context] = [:]
         /// Prune when the table reaches this size (twice what survived the last prune).
@@ -71,7 +71,7 @@ public final class Router: @unchecked Sendable {
     public let observer = RouterObserver()
     /// Id blocks this router received to start children with: a child may
     /// claim a route for one of these only if it was granted to it.
-    package let reservedIDs = Mutex(IDRanges())
+    package let reservedIDs = Lock(IDRanges())
     /// State the layers above keep per router (the master's id counter and
     /// spawned processes, ...), without Core knowing its types.
     package let extensions = RouterExtensions()

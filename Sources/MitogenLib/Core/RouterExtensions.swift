@@ -1,3 +1,4 @@
+import MitogenSys
 import Synchronization
 
 /// Per-router state owned by a layer above Core (the master's id counter, its
@@ -7,7 +8,7 @@ import Synchronization
 /// Each type has at most one instance per router, created on first use under
 /// the lock, so a layer can install its handlers exactly once from `make`.
 package final class RouterExtensions: Sendable {
-    private let slots = Mutex<[ObjectIdentifier: any Sendable]>([:])
+    private let slots = Lock<[ObjectIdentifier: any Sendable]>([:])
 
     package init() {}
 

@@ -52,9 +52,9 @@ public final class RouterObserver: Sendable {
         var logBytes = 0
         var generation: UInt64 = 0
     }
-    private let state = Mutex(State())
-    private let changeHooks = Mutex<[@Sendable () -> Void]>([])
-    let contextTable = Mutex<[UInt32: ContextInfo]>([:])
+    private let state = Lock(State())
+    private let changeHooks = Lock<[@Sendable () -> Void]>([])
+    let contextTable = Lock<[UInt32: ContextInfo]>([:])
     /// How many log records are kept; older ones are dropped (and counted).
     public let logCapacity = 5000
     /// Most UTF-8 bytes of messages kept in all: older records are dropped

@@ -30,11 +30,11 @@ public final class Select: Sendable {
     }
 
     public let oneshot: Bool
-    private let members = Mutex<[Member]>([])
+    private let members = Lock<[Member]>([])
     /// Members with something to read, in the order they signalled.
     private let ready = Latch<Member>()
-    private let parentNotify = Mutex<(@Sendable () -> Void)?>(nil)
-    private let owned = Mutex<Bool>(false)
+    private let parentNotify = Lock<(@Sendable () -> Void)?>(nil)
+    private let owned = Lock<Bool>(false)
 
     public init(_ receivers: [Receiver] = [], oneshot: Bool = true) throws {
         self.oneshot = oneshot

@@ -1,3 +1,4 @@
+import MitogenSys
 import Synchronization
 public import MitogenWire
 
@@ -39,7 +40,7 @@ public enum Signals {
         var entries: [ObjectIdentifier: [String: Entry]] = [:]
         var serial: UInt64 = 0
     }
-    private static let table = Mutex(Table())
+    private static let table = Lock(Table())
 
     /// Calls `fn` each time `name` is fired on `object`.
     @discardableResult

@@ -99,7 +99,7 @@ public final class Stream: @unchecked Sendable {
     static let maxEgressIDs = 1 << 16
     /// The ids this stream's subtree was given (its own id, id blocks): the
     /// only ids it may claim routes for with ADD_ROUTE.
-    package let grantedIDs = Mutex(IDRanges())
+    package let grantedIDs = Lock(IDRanges())
     var onMessage: ((Message, Stream) -> Void)?
     package var disconnectHooks: [() -> Void] = []
     let maxMessageSize: Int
@@ -131,7 +131,7 @@ public final class Stream: @unchecked Sendable {
         /// Set when a drop was logged; cleared when the queue drains.
         var overflowLogged = false
     }
-    private let txState = Mutex(TxState())
+    private let txState = Lock(TxState())
     private let drained = Latch<Bool>()
     private let bytesIn = Atomic<UInt64>(0)
     private let bytesOut = Atomic<UInt64>(0)

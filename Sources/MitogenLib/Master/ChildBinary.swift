@@ -77,7 +77,7 @@ package final class ChildBinary: Sendable {
     private let raw: [UInt8]
     /// Compressed forms computed so far. The lock is held while a compressor
     /// runs, so concurrent callers wait for one computation instead of repeating it.
-    private let forms = Mutex<[Format: [UInt8]]>([:])
+    private let forms = Lock<[Format: [UInt8]]>([:])
 
     /// Size of the uncompressed executable in bytes.
     package var size: Int { raw.count }

@@ -251,7 +251,7 @@ extension String {
 /// Python's `repr` of a string, for command lines in error texts.
 /// The child binary this master uploads, located and hashed once per process.
 enum ChildBinaryCache {
-    private static let cached = Mutex<ChildBinary?>(nil)
+    private static let cached = Lock<ChildBinary?>(nil)
 
     /// In a master: the `mitogen-child` found next to it (or via
     /// MITOGEN_CHILD / PATH). In a child: its own executable, so a hop serves

@@ -18,9 +18,9 @@ final class ForkServer: Sendable {
     private let control: FileDescriptor
     let pid: pid_t
     /// Serialises requests on `control`; true once the server is retired.
-    private let retired = Mutex(false)
+    private let retired = Lock(false)
 
-    private static let shared = Mutex<ForkServer?>(nil)
+    private static let shared = Lock<ForkServer?>(nil)
 
     /// The pid of the fork server last started, if any (for tests).
     package static var runningPID: pid_t? { shared.withLock { $0?.pid } }

@@ -19,24 +19,24 @@ package final class ParentState: Sendable {
     package static let maxIDsPerSubtree = 4096 * Int(idBlockSize)
 
     /// The master's next free context id; nil once the 32-bit id space is spent.
-    let nextContextID = Mutex<UInt32?>(1)
+    let nextContextID = Lock<UInt32?>(1)
     /// A child's block of ids from ALLOCATE_ID: next free, end (exclusive).
-    let idBlock = Mutex<(next: UInt32, end: UInt32)>((0, 0))
+    let idBlock = Lock<(next: UInt32, end: UInt32)>((0, 0))
     /// Extra environment for processes this router spawns (tests point
     /// XDG_CACHE_HOME at a fresh cache with it, without touching the process).
-    let childEnvironment = Mutex<[String: String]>([:])
+    let childEnvironment = Lock<[String: String]>([:])
     /// Longest logger name taken from a child's log record (UTF-8 bytes).
     package static let maxLoggerNameBytes = 256
     /// Per-context bounds on forwarded log lines (master only).
-    let logLimiter = Mutex(LogRateLimiter())
+    let logLimiter = Lock(LogRateLimiter())
     /// Processes this router spawned and has not reaped yet.
-    let childProcesses = Mutex<Set<Int32>>([])
+    let childProcesses = Lock<Set<Int32>>([])
     /// Fallback cache roots for the first stage (nil: `FirstStage.defaultFallbackRoots`).
-    let cacheFallbackRoots = Mutex<[String]?>(nil)
+    let cacheFallbackRoots = Lock<[String]?>(nil)
     /// Set by `enableDebug()`: new children get `debug` by default.
     let debug = Atomic<Bool>(false)
     /// The child this router uploads instead of the process-wide one.
-    let childBinary = Mutex<ChildBinary?>(nil)
+    let childBinary = Lock<ChildBinary?>(nil)
 
     fileprivate init(router: Router) {
         router.broker.defer { [weak router] in

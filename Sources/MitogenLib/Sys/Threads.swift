@@ -2,8 +2,13 @@ package import CMitogenSys
 import Glibc
 
 /// Starts a named POSIX thread running `body` (no Foundation `Thread` in the
-/// library). Returns the thread so it can be joined.
-package func startThread(name: String, _ body: @escaping @Sendable () -> Void) -> pthread_t {
+/// library). Returns the thread.
+///
+/// Threads are detached unless `joinable`: a joinable thread that nobody
+/// joins keeps its stack mapped after it ends (a leak per broker, call
+/// thread or relay), so only a caller that will `pthread_join` asks for one.
+@discardableResult
+package func startThread(name: String, joinable: Bool = false, _ body: @escaping @Sendable () -> Void) -> pthread_t {
     final class Box: @unchecked Sendable {
         // @unchecked: written once before pthread_create, read once by the new thread.
         let body: @Sendable () -> Void
@@ -15,7 +20,11 @@ package func startThread(name: String, _ body: @escaping @Sendable () -> Void) -
     }
     let box = Unmanaged.passRetained(Box(body, name)).toOpaque()
     var thread = pthread_t()
-    let rc = pthread_create(&thread, nil, { raw in
+    var attributes = pthread_attr_t()
+    pthread_attr_init(&attributes)
+    defer { pthread_attr_destroy(&attributes) }
+    pthread_attr_setdetachstate(&attributes, Int32(joinable ? PTHREAD_CREATE_JOINABLE : PTHREAD_CREATE_DETACHED))
+    let rc = pthread_create(&thread, &attributes, { raw in
         let box = Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue()
         _ = mitogen_set_thread_name(String(box.name.prefix(15)))
         box.body()

@@ -45,7 +45,7 @@ private func configureLogSink(fd: Int32, io: Bool, level: String) {
 package final class LogSink: Sendable {
     package static let shared = LogSink()
     private struct Config { var fd: Int32 = 2; var level = Logger.Level.info; var io = false; var bootstrapped = false }
-    private let config = Mutex(Config())
+    private let config = Lock(Config())
 
     /// Records that swift-log was bootstrapped elsewhere (the child bootstraps
     /// its forwarding handler itself): `logToFile` then only moves the output,
