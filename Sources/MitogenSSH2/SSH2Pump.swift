@@ -105,7 +105,8 @@ final class SSH2Pump: @unchecked Sendable {
     /// Reads one chunk of `stream` (0 stdout, 1 stderr) into the matching
     /// local side, writing it at once where possible.
     private func readChannel(stream: Int32) -> Bool {
-        withUnsafeTemporaryAllocation(byteCount: Self.chunk, alignment: 16) { buf in
+        guard !stopped else { return false }
+        return withUnsafeTemporaryAllocation(byteCount: Self.chunk, alignment: 16) { buf in
             let n = libssh2_channel_read_ex(channel, stream, buf.baseAddress?.assumingMemoryBound(to: CChar.self), buf.count)
             if n == Int(LIBSSH2_ERROR_EAGAIN) { return false }
             if n < 0 {
@@ -130,6 +131,7 @@ final class SSH2Pump: @unchecked Sendable {
     }
 
     private func flush(_ pending: inout [UInt8], to fd: FileDescriptor, isErrors: Bool) -> Bool {
+        guard !stopped else { return false }
         let r = pending.withUnsafeBytes { b in Result { () throws(SystemError) in try fd.write(b) } }
         switch r {
         case .success(.bytes(let n)):
@@ -152,7 +154,8 @@ final class SSH2Pump: @unchecked Sendable {
     }
 
     private func readLocal() -> Bool {
-        withUnsafeTemporaryAllocation(byteCount: Self.chunk, alignment: 16) { buf in
+        guard !stopped else { return false }
+        return withUnsafeTemporaryAllocation(byteCount: Self.chunk, alignment: 16) { buf in
             let r = Result { () throws(SystemError) in try local.read(into: UnsafeMutableRawBufferPointer(buf)) }
             switch r {
             case .success(.bytes(let n)):
@@ -170,6 +173,7 @@ final class SSH2Pump: @unchecked Sendable {
     /// Writes pending bytes to the channel. After `EAGAIN` libssh2 wants the
     /// same bytes again, which `toChannel` still holds.
     private func writeChannel() -> Bool {
+        guard !stopped else { return false }
         let n = toChannel.withUnsafeBytes { b in
             libssh2_channel_write_ex(channel, 0, b.baseAddress?.assumingMemoryBound(to: CChar.self), b.count)
         }
