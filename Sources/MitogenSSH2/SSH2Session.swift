@@ -70,6 +70,8 @@ final class SSH2Session: @unchecked Sendable {
 
     /// Broker thread: starts the TCP connect and the deadline.
     func start() {
+        // A broker that exits first frees the session (weak: a closed session is gone).
+        broker.addLifecycleHandlers(exit: { [weak self] in self?.close(reason: "the broker exited") })
         let left = max(0, request.deadline - monotonicNow())
         deadlineTimer = broker.after(left) { [self] in
             guard phase != .running, phase != .closed else { return }
