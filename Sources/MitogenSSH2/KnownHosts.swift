@@ -56,10 +56,11 @@ enum KnownHosts {
         for line in bytes.split(separator: 0x0a) {
             let trimmed = line.drop { $0 == 0x20 || $0 == 0x09 }
             guard let first = trimmed.first, first != UInt8(ascii: "#"), first != UInt8(ascii: "@") else { continue }
-            let text = Array(trimmed)
+            // NUL-terminated too: libssh2's parser reads past `len` in places.
+            let text = Array(trimmed) + [0]
             _ = text.withUnsafeBufferPointer { b in
                 b.withMemoryRebound(to: CChar.self) {
-                    libssh2_knownhost_readline(hosts, $0.baseAddress, $0.count, Int32(LIBSSH2_KNOWNHOST_FILE_OPENSSH))
+                    libssh2_knownhost_readline(hosts, $0.baseAddress, $0.count - 1, Int32(LIBSSH2_KNOWNHOST_FILE_OPENSSH))
                 }
             }
         }

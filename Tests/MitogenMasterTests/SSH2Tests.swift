@@ -278,7 +278,7 @@ struct SSH2Tests {
             }
             for t in threads { pthread_join(t, nil) }
             #expect(failures.withLock { $0 }.isEmpty, "\(failures.withLock { Array($0.prefix(3)) })")
-            #expect(childProcesses(named: "ssh").isEmpty, "an ssh process runs on the master side")
+            #expect(try childProcesses(named: "ssh").isEmpty, "an ssh process runs on the master side")
             let all = contexts.withLock { $0 }
             #expect(all.count == hosts)
             let receivers = try all.map { try $0.callAsync("os.getpid") }
@@ -288,21 +288,9 @@ struct SSH2Tests {
         }
     }
 
-    /// Children of this process whose command name is `name`.
-    private func childProcesses(named name: String) -> [Int32] {
-        let me = getpid()
-        guard let dir = opendir("/proc") else { return [] }
-        defer { closedir(dir) }
-        var found: [Int32] = []
-        while let entry = readdir(dir) {
-            let pidText = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            guard let pid = Int32(pidText), let stat = try? readWholeFile("/proc/\(pid)/stat") else { continue }
-            let text = String(decoding: stat, as: UTF8.self)
-            guard let open = text.firstIndex(of: "("), let close = text.lastIndex(of: ")") else { continue }
-            let comm = text[text.index(after: open)..<close]
-            let fields = text[text.index(close, offsetBy: 2)...].split(separator: " ")
-            if comm == name, fields.count > 1, Int32(fields[1]) == me { found.append(pid) }
-        }
-        return found
+    /// Children of this process whose command name is `name` (pgrep's word).
+    private func childProcesses(named name: String) throws -> [String] {
+        let found = try runCapturing(["/usr/bin/pgrep", "-P", String(getpid()), "-x", name])
+        return found.output.split(separator: "\n").map(String.init)
     }
 }
