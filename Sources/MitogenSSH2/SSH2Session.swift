@@ -118,11 +118,14 @@ final class SSH2Session: @unchecked Sendable {
             if addresses.isEmpty { fail(StreamError(text)) } else { connectNext() }
             return
         }
-        guard let s = libssh2_session_init_ex(nil, nil, nil, Unmanaged.passUnretained(self).toOpaque()) else {
+        guard
+            let s = libssh2_session_init_ex(ssh2Allocate, ssh2Free, ssh2Reallocate, Unmanaged.passUnretained(self).toOpaque())
+        else {
             fail(StreamError("ssh: libssh2_session_init failed"))
             return
         }
         session = s
+        SSH2Memory.dropZeroPages(UnsafeMutableRawPointer(s))
         libssh2_session_set_blocking(s, 0)
         for (method, list) in [
             (LIBSSH2_METHOD_KEX, SSH2Algorithms.kex), (LIBSSH2_METHOD_HOSTKEY, SSH2Algorithms.hostKey),
