@@ -5,7 +5,7 @@
 
 Opens 200 (20 with --quick) ssh contexts on the sshd that scripts/test-sshd.sh
 runs in DIR, from 20 caller threads as mitogen-bench does, calls os.getpid in
-each, and prints one JSON object: fanout_s, the master's peak RSS (VmHWM, reset
+each, and prints one JSON object: ssh_fanout_s, the master's peak RSS (VmHWM, reset
 first) in total and per host above its baseline, its descriptors and threads
 with every context open, the ssh client processes and their RSS, and the
 target side's CPU (the sshd listener's reaped children), like mitogen-bench.
@@ -66,7 +66,7 @@ def main(argv):
         if arg.startswith('--ssh-dir='):
             with open(os.path.join(arg.split('=', 1)[1], 'sshd.pid')) as f:
                 listener = int(f.read().strip())
-    out = {'fanout_hosts': hosts}
+    out = {'ssh_fanout_hosts': hosts}
     cpu_before = reaped_children_cpu(listener) if listener else 0
     broker = mitogen.master.Broker()
     router = mitogen.master.Router(broker)
@@ -106,19 +106,19 @@ def main(argv):
         receivers = [c.call_async(os.getpid) for c in contexts]
         for r in receivers:
             r.get().unpickle()
-        out['fanout_s'] = time.perf_counter() - t0
+        out['ssh_fanout_s'] = time.perf_counter() - t0
         clients = ssh_children()
         hwm = status_kib('VmHWM:')
-        out['fanout_rss_peak_mib'] = hwm / 1024.0
-        out['fanout_rss_per_host_kib'] = (hwm - base_rss) / float(hosts)
-        out['fanout_fds'] = len(os.listdir('/proc/self/fd')) - base_fds
-        out['fanout_threads'] = len(os.listdir('/proc/self/task'))
-        out['fanout_client_processes'] = len(clients)
-        out['fanout_client_rss_mib'] = sum(status_kib('VmRSS:', pid) for pid in clients) / 1024.0
+        out['ssh_fanout_rss_peak_mib'] = hwm / 1024.0
+        out['ssh_fanout_rss_per_host_kib'] = (hwm - base_rss) / float(hosts)
+        out['ssh_fanout_fds'] = len(os.listdir('/proc/self/fd')) - base_fds
+        out['ssh_fanout_threads'] = len(os.listdir('/proc/self/task'))
+        out['ssh_fanout_client_processes'] = len(clients)
+        out['ssh_fanout_client_rss_mib'] = sum(status_kib('VmRSS:', pid) for pid in clients) / 1024.0
         for c in contexts:
             c.shutdown()  # broker.shutdown() below waits for them
     except Exception as e:  # noqa: BLE001 - the JSON carries it
-        out['fanout_error'] = repr(e)
+        out['ssh_fanout_error'] = repr(e)
     finally:
         broker.shutdown()
         broker.join()
@@ -130,7 +130,7 @@ def main(argv):
             if now == cpu:
                 break
             cpu = now
-        out['fanout_target_cpu_s'] = cpu
+        out['ssh_fanout_target_cpu_s'] = cpu
     print(json.dumps(out))
     return 0
 

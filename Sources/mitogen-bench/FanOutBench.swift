@@ -15,7 +15,7 @@ extension Bench {
     static let fanOutCallers = 20
 
     func fanOut(_ out: inout JSONObject, _ target: SSHTarget, transport: SSHTransport, hosts: Int) throws {
-        let key = "fanout_\(transport.rawValue)"
+        let key = "ssh_fanout_\(transport.rawValue)"
         let listener = sshdListenerPID()
         let cpuBefore = listener.map(reapedChildrenCPU) ?? 0
         try runWithRouter { router in

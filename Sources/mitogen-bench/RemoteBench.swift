@@ -167,7 +167,7 @@ extension Bench {
                 out["ssh_call_rtt_nospin_us_p99"] = .number(sleepy[min(sleepy.count - 1, sleepy.count * 99 / 100)])
             }
 
-            step("fanout", &out) { out in
+            step("ssh_fanout", &out) { out in
                 for transport in [SSHTransport.openssh, .libssh2] {
                     try fanOut(&out, target, transport: transport, hosts: quick ? 20 : 200)
                 }
