@@ -57,8 +57,8 @@ extension Bench {
             out[key + "_threads"] = .number(Double(entryCount("/proc/self/task")))
             out[key + "_client_processes"] = .number(Double(clients.count))
             out[key + "_client_rss_mib"] = .number(Double(clients.map(rssKB).reduce(0, +)) / 1024)
+            // The router's exit waits for them; a second, waiting shutdown would only log "no route".
             for c in open { _ = try? c.shutdown(wait: false) }
-            for c in open { _ = try? c.shutdown(wait: true, timeout: 10) }
         }
         if let listener {
             // The sessions' processes end after the contexts; sshd reaps them.
