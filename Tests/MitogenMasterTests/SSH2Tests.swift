@@ -257,6 +257,20 @@ struct SSH2Tests {
         }
     }
 
+    @Test func sshArgsItCannotHonourAreRefusedByName() throws {
+        try withTestRouter { router in
+            let text = expectFailure(.stream, within: 5) {
+                _ = try ssh(router, "mitogen-key", args: ["-o", "ProxyJump=elsewhere"])
+            }
+            #expect(text.contains("ProxyJump=elsewhere") && text.contains("not supported by the libssh2 transport"))
+        }
+        let hop = try SSHMethod(hop: "u@h:2222", options: [HopOption(key: "transport", value: "libssh2")])
+        #expect(hop.transport == .libssh2)
+        #expect(hop.hopOptions.contains(HopOption(key: "transport", value: "libssh2")))
+        #expect(throws: StreamError.self) { try SSHMethod(hop: "h", options: [HopOption(key: "transport", value: "putty")]) }
+        #expect(try SSHMethod(hop: "h", options: []).resolvedTransport == .openssh)
+    }
+
     @Test func twoHundredHostsWithNoSSHProcess() throws {
         let hosts = 200
         let contexts = Mutex<[Context]>([])
