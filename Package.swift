@@ -6,9 +6,13 @@
 // Sources/MitogenLib/<Layer>/, and dependencies point one way only:
 //
 //     MitogenSys <- MitogenWire <- MitogenCore <- MitogenCalls <- MitogenMaster <- MitogenChild
-//                                                                     ^   ^          ^
-//                                                          MitogenSSH2 ---+          |
-//                     MitogenLib (umbrella: `import MitogenLib`) ----------+---------+
+//                                                                         ^              ^
+//                                      MitogenSSH2 (+ CLibSSH2) ----------+              |
+//                                           ^                                             |
+//                     MitogenLib (umbrella: `import MitogenLib`) ------------------------+
+//
+// MitogenSSH2 sits beside the child, never under it: the static child does
+// not link libssh2 (DESIGN §6).
 //
 // so a wrong-way import fails the build. What targets share but users should
 // not see is `package`; `public` is the seed's API.
