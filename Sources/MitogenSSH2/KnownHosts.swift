@@ -27,11 +27,10 @@ enum KnownHosts {
         guard let key = libssh2_session_hostkey(session, &length, &type), let typeInfo = keyType(type) else {
             throw StreamError(PromptDialect.sshHostKeyFailed + " (the server's key type is not supported)", kind: .hostKey)
         }
-        guard let hosts = libssh2_knownhost_init(session) else {
+        guard let hosts = loadAll(session: session, options: options) else {
             throw StreamError("ssh: cannot allocate the known hosts list", kind: .hostKey)
         }
         defer { libssh2_knownhost_free(hosts) }
-        for file in options.userKnownHosts + options.globalKnownHosts { load(file, into: hosts) }
         var entry: UnsafeMutablePointer<libssh2_knownhost>?
         let mask = Int32(LIBSSH2_KNOWNHOST_TYPE_PLAIN) | Int32(LIBSSH2_KNOWNHOST_KEYENC_RAW) | typeInfo.mask
         let result = libssh2_knownhost_checkp(hosts, options.host, Int32(options.port), key, length, mask, &entry)
@@ -43,6 +42,51 @@ enum KnownHosts {
             try record(options: options, line: "\(pattern(options)) \(typeInfo.name) \(base64(raw))\n")
         default:
             throw StreamError(PromptDialect.sshHostKeyFailed, kind: .hostKey)
+        }
+    }
+
+    /// The host key algorithms to ask for: the types `known_hosts` lists
+    /// for this host by plain name first, then ``SSH2Algorithms/hostKey``,
+    /// as OpenSSH orders them, so a host known by its ECDSA key is not failed
+    /// for offering Ed25519 too. (A hashed entry's name cannot be matched
+    /// before the key is seen; those hosts get the default order.)
+    static func hostKeyPreference(session: OpaquePointer, options: SSH2Options) -> String {
+        let defaults = SSH2Algorithms.hostKey.split(separator: ",").map(String.init)
+        guard let hosts = loadAll(session: session, options: options) else { return SSH2Algorithms.hostKey }
+        defer { libssh2_knownhost_free(hosts) }
+        let names: Set<Substring> = [Substring(options.host), Substring(pattern(options))]
+        var known: [String] = []
+        var entry: UnsafeMutablePointer<libssh2_knownhost>?
+        var previous: UnsafeMutablePointer<libssh2_knownhost>?
+        while libssh2_knownhost_get(hosts, &entry, previous) == 0, let current = entry {
+            previous = current
+            guard let name = current.pointee.name,
+                String(cString: name).split(separator: ",").contains(where: names.contains)
+            else { continue }
+            for algorithm in algorithms(keyBits: current.pointee.typemask & Int32(LIBSSH2_KNOWNHOST_KEY_MASK))
+            where !known.contains(algorithm) {
+                known.append(algorithm)
+            }
+        }
+        return (known + defaults.filter { !known.contains($0) }).joined(separator: ",")
+    }
+
+    /// Every known_hosts file of `options`, parsed into one collection (nil if libssh2 cannot allocate it).
+    private static func loadAll(session: OpaquePointer, options: SSH2Options) -> OpaquePointer? {
+        guard let hosts = libssh2_knownhost_init(session) else { return nil }
+        for file in options.userKnownHosts + options.globalKnownHosts { load(file, into: hosts) }
+        return hosts
+    }
+
+    private static func algorithms(keyBits: Int32) -> [String] {
+        switch keyBits {
+        case Int32(LIBSSH2_KNOWNHOST_KEY_ED25519): ["ssh-ed25519"]
+        case Int32(LIBSSH2_KNOWNHOST_KEY_ECDSA_256): ["ecdsa-sha2-nistp256"]
+        case Int32(LIBSSH2_KNOWNHOST_KEY_ECDSA_384): ["ecdsa-sha2-nistp384"]
+        case Int32(LIBSSH2_KNOWNHOST_KEY_ECDSA_521): ["ecdsa-sha2-nistp521"]
+        case Int32(LIBSSH2_KNOWNHOST_KEY_SSHRSA): ["rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"]
+        case Int32(LIBSSH2_KNOWNHOST_KEY_SSHDSS): ["ssh-dss"]
+        default: []
         }
     }
 

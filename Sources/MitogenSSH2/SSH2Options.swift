@@ -91,8 +91,11 @@ enum SSH2Algorithms {
         "ecdh-sha2-nistp521", "diffie-hellman-group14-sha256", "diffie-hellman-group16-sha512",
         "diffie-hellman-group-exchange-sha256", "diffie-hellman-group14-sha1",
     ].joined(separator: ",")
-    /// Ed25519 first: the fastest to verify, and what the test sshd and
-    /// modern servers offer.
+    /// Ed25519 first: the fastest to verify, and what modern servers offer
+    /// (``KnownHosts/hostKeyPreference(session:options:)`` puts the types
+    /// known_hosts lists for the host before these). libssh2 1.10 verifies
+    /// RSA host keys only with SHA-1 `ssh-rsa`, which OpenSSH ≥ 8.8 no longer
+    /// offers; the `rsa-sha2-*` names take effect with a newer libssh2.
     static let hostKey = [
         "ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521", "rsa-sha2-512",
         "rsa-sha2-256", "ssh-rsa",

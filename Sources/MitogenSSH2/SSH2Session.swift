@@ -128,7 +128,8 @@ final class SSH2Session: @unchecked Sendable {
         SSH2Memory.dropZeroPages(UnsafeMutableRawPointer(s))
         libssh2_session_set_blocking(s, 0)
         for (method, list) in [
-            (LIBSSH2_METHOD_KEX, SSH2Algorithms.kex), (LIBSSH2_METHOD_HOSTKEY, SSH2Algorithms.hostKey),
+            (LIBSSH2_METHOD_KEX, SSH2Algorithms.kex),
+            (LIBSSH2_METHOD_HOSTKEY, KnownHosts.hostKeyPreference(session: s, options: options)),
             (LIBSSH2_METHOD_CRYPT_CS, SSH2Algorithms.cipher), (LIBSSH2_METHOD_CRYPT_SC, SSH2Algorithms.cipher),
             (LIBSSH2_METHOD_MAC_CS, SSH2Algorithms.mac), (LIBSSH2_METHOD_MAC_SC, SSH2Algorithms.mac),
             (LIBSSH2_METHOD_COMP_CS, SSH2Algorithms.compression), (LIBSSH2_METHOD_COMP_SC, SSH2Algorithms.compression),

@@ -160,6 +160,21 @@ struct SSH2Tests {
         }
     }
 
+    @Test func aHostKnownByItsECDSAKeyIsAskedForThatType() throws {
+        // The sshd offers Ed25519 and ECDSA; known_hosts lists only ECDSA.
+        // ssh asks for the type it knows; so must we.
+        let server = try sshd()
+        let ecdsa = String(decoding: try readWholeFile(server.directory + "/ssh_host_ecdsa_key.pub"), as: UTF8.self)
+        let fields = ecdsa.split(separator: " ")
+        try #require(fields.count >= 2)
+        let file = makeTempDirectory() + "/ecdsa_known_hosts"
+        try createPrivateFile(file).writeAll(Array("[127.0.0.1]:\(server.port) \(fields[0]) \(fields[1])\n".utf8))
+        try withTestRouter { router in
+            let ctx = try ssh(router, "mitogen-key", args: ["-o", "UserKnownHostsFile=\(file)", "-o", "GlobalKnownHostsFile=/dev/null"])
+            #expect(try ctx.callValue("os.getuid", timeout: 10).intValue == uid("mitogen-key"))
+        }
+    }
+
     /// The sshd process serving `ctx`: the nearest sshd above the child
     /// (the login shell may sit between them).
     private func sessionSSHD(_ ctx: Context) throws -> Int32 {
@@ -292,9 +307,16 @@ struct SSH2Tests {
             }
             for t in threads { pthread_join(t, nil) }
             #expect(failures.withLock { $0 }.isEmpty, "\(failures.withLock { Array($0.prefix(3)) })")
-            #expect(try childProcesses(named: "ssh").isEmpty, "an ssh process runs on the master side")
             let all = contexts.withLock { $0 }
             #expect(all.count == hosts)
+            // No process per host: none was started for these contexts, and
+            // the ssh clients of this test process (other suites run OpenSSH
+            // alongside) are nowhere near one per host.
+            let ids = Set(all.map(\.contextID))
+            let spawned = router.observer.contexts.filter { ids.contains($0.id) && $0.pid != 0 }
+            #expect(spawned.isEmpty, "contexts with a local process: \(spawned.map(\.name))")
+            let clients = try childProcesses(named: "ssh")
+            #expect(clients.count < 20, "\(clients.count) ssh processes run on the master side")
             let receivers = try all.map { try $0.callAsync("os.getpid") }
             var pids = Set<Int>()
             for r in receivers { if let pid = try r.get(timeout: 30).unpickle().intValue { pids.insert(pid) } }
