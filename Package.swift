@@ -6,8 +6,13 @@
 // Sources/MitogenLib/<Layer>/, and dependencies point one way only:
 //
 //     MitogenSys <- MitogenWire <- MitogenCore <- MitogenCalls <- MitogenMaster <- MitogenChild
-//                                                                         ^
-//                     MitogenLib (umbrella: `import MitogenLib`) ---------+
+//                                                                         ^              ^
+//                                      MitogenSSH2 (+ CLibSSH2) ----------+              |
+//                                           ^                                             |
+//                     MitogenLib (umbrella: `import MitogenLib`) ------------------------+
+//
+// MitogenSSH2 sits beside the child, never under it: the static child does
+// not link libssh2 (DESIGN §6).
 //
 // so a wrong-way import fails the build. What targets share but users should
 // not see is `package`; `public` is the seed's API.
@@ -52,7 +57,12 @@ let package = Package(
         layer("MitogenCalls", "Calls", ["MitogenCore"]),
         layer("MitogenMaster", "Master", ["MitogenCalls", logging]),
         layer("MitogenChild", "Child", ["MitogenMaster", logging]),
-        layer("MitogenLib", "Umbrella", ["MitogenChild"]),
+        // The in-process SSH transport (DESIGN §6): master side only. The
+        // umbrella links it; MitogenChild and the static child never do.
+        .target(
+            name: "MitogenSSH2", dependencies: ["MitogenMaster", "MitogenCore", "MitogenSys", "MitogenWire", "CLibSSH2"],
+            path: "Sources/MitogenSSH2"),
+        layer("MitogenLib", "Umbrella", ["MitogenChild", "MitogenSSH2"]),
         .executableTarget(
             name: "mitogen-child",
             dependencies: ["MitogenChild"],

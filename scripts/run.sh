@@ -7,7 +7,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 need=""
-for pkg in libncurses-dev xz-utils tmux; do
+for pkg in libncurses-dev libssh2-1-dev xz-utils tmux; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need="$need $pkg"
 done
 if [ -n "$need" ]; then

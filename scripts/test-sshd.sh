@@ -6,6 +6,8 @@
 #
 # start writes into DIR (created if missing):
 #   ssh_host_ed25519_key[.pub]  its host key, made only if DIR has none
+#   ssh_host_ecdsa_key[.pub]    a second host key (offered after Ed25519), so a
+#                               client must pick the type its known_hosts lists
 #   sshd_config                 ListenAddress 127.0.0.1, a free random port
 #   known_hosts                 "[127.0.0.1]:PORT ssh-ed25519 ..." for clients
 #   port                        the port, one line
@@ -80,6 +82,13 @@ if [ ! -f "$hostkey" ]; then
 fi
 chmod 0600 "$hostkey"
 [ -f "$hostkey.pub" ] || ssh-keygen -y -f "$hostkey" >"$hostkey.pub"
+ecdsakey=$dir/ssh_host_ecdsa_key
+if [ ! -f "$ecdsakey" ]; then
+    rm -f "$ecdsakey.pub"
+    ssh-keygen -q -t ecdsa -b 256 -N '' -C mitogen-test-sshd -f "$ecdsakey"
+fi
+chmod 0600 "$ecdsakey"
+[ -f "$ecdsakey.pub" ] || ssh-keygen -y -f "$ecdsakey" >"$ecdsakey.pub"
 
 # A random port in 20000..59999 that nothing listens on; sshd may still lose a
 # race for it, so start retries with another one.
@@ -100,6 +109,7 @@ write_config() {
 ListenAddress 127.0.0.1
 Port $1
 HostKey $hostkey
+HostKey $ecdsakey
 PidFile $pidfile
 AuthorizedKeysFile .ssh/authorized_keys .ssh/authorized_keys2
 PubkeyAuthentication yes
@@ -161,5 +171,5 @@ done
 
 printf '[127.0.0.1]:%s %s\n' "$port" "$(cut -d' ' -f1,2 "$hostkey.pub")" >"$dir/known_hosts"
 echo "$port" >"$dir/port"
-chmod 0644 "$dir/known_hosts" "$dir/port" "$hostkey.pub"
+chmod 0644 "$dir/known_hosts" "$dir/port" "$hostkey.pub" "$ecdsakey.pub"
 echo "$port"

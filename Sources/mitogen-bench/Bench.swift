@@ -62,6 +62,7 @@ struct Bench: ParsableCommand {
             snapshotCost(&out)
             if !codecOnly { try runtime(&out) }
         }
+        LibSSH2Transport.register()
         if let target, !codecOnly { try remote(&out, target, cacheHome: cacheHome) }
         print(out.text)
     }

@@ -30,10 +30,13 @@ struct SSHTarget {
     }
 
     /// A context on the target through `router.ssh`, the way an application would open one.
-    func connect(_ router: Router, user: String? = nil, extra: [String] = []) throws -> Context {
+    func connect(
+        _ router: Router, user: String? = nil, extra: [String] = [], transport: SSHTransport = .openssh,
+        timeout: Double = 30
+    ) throws -> Context {
         try router.ssh(
             hostname: host, username: user ?? self.user, sshArgs: trustArgs + extra, port: port,
-            identityFile: key, connectTimeout: 30)
+            identityFile: key, transport: transport, connectTimeout: timeout)
     }
 }
 
@@ -105,16 +108,18 @@ extension Bench {
             step("ssh_true", &out) { out in
                 let classic = ["-o", "KexAlgorithms=\(SSHTarget.classicKex)"]
                 var trues: [Double] = [], truesClassic: [Double] = [], boots: [Double] = [], bootsClassic: [Double] = []
+                var boots2: [Double] = []
                 var bootError: (any Error)?
-                func boot(_ extra: [String], into list: inout [Double]) {
+                func boot(_ extra: [String], _ transport: SSHTransport = .openssh, into list: inout [Double]) {
                     guard bootError == nil else { return }
-                    do { list.append(try timedConnect(router, target, extra: extra)) } catch { bootError = error }
+                    do { list.append(try timedConnect(router, target, extra: extra, transport: transport)) } catch { bootError = error }
                 }
                 for _ in 0..<reps {
                     trues.append(try sshTrue(target, extra: []))
                     boot([], into: &boots)
                     truesClassic.append(try sshTrue(target, extra: classic))
                     boot(classic, into: &bootsClassic)
+                    boot([], .libssh2, into: &boots2)
                 }
                 out["ssh_true_ms"] = .number(median(trues))
                 out["ssh_true_curve25519_ms"] = .number(median(truesClassic))
@@ -125,6 +130,7 @@ extension Bench {
                 } else {
                     out["ssh_bootstrap_ms"] = .number(median(boots))
                     out["ssh_bootstrap_curve25519_ms"] = .number(median(bootsClassic))
+                    out["ssh2_bootstrap_ms"] = .number(median(boots2))
                     out["ssh_bootstrap_reps"] = .number(Double(reps))
                 }
             }
@@ -159,6 +165,12 @@ extension Bench {
                 sleepy.sort()
                 out["ssh_call_rtt_nospin_us_median"] = .number(median(sleepy))
                 out["ssh_call_rtt_nospin_us_p99"] = .number(sleepy[min(sleepy.count - 1, sleepy.count * 99 / 100)])
+            }
+
+            step("ssh_fanout", &out) { out in
+                for transport in [SSHTransport.openssh, .libssh2] {
+                    try fanOut(&out, target, transport: transport, hosts: quick ? 20 : 200)
+                }
             }
 
             if let via = target.sudoVia {
@@ -213,9 +225,9 @@ extension Bench {
     }
 
     /// Milliseconds until an ssh context is connected (shutdown not timed).
-    func timedConnect(_ router: Router, _ target: SSHTarget, extra: [String] = []) throws -> Double {
+    func timedConnect(_ router: Router, _ target: SSHTarget, extra: [String] = [], transport: SSHTransport = .openssh) throws -> Double {
         let t = monotonicNow()
-        let c = try target.connect(router, extra: extra)
+        let c = try target.connect(router, extra: extra, transport: transport)
         let ms = (monotonicNow() - t) * 1000
         try c.shutdown(wait: true, timeout: 10)
         return ms

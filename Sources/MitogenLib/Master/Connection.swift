@@ -117,6 +117,9 @@ extension Router {
             hash: child.hash, name: remoteName, childArguments: [config.argument], fallbackRoots: roots)
         let stageCommand = FirstStage.shellCommand(
             hash: child.hash, name: remoteName, childArguments: [config.argument], fallbackRoots: roots)
+        if let ssh = method as? SSHMethod, ssh.resolvedTransport == .libssh2 {
+            return try connectInProcess(ssh, command: stageCommand, id: id, child: child, options: options)
+        }
         var method = method
         if options.promptCallback != nil, var ssh = method as? SSHMethod {
             ssh.interactive = true  // let its questions reach the callback
@@ -143,6 +146,24 @@ extension Router {
             id: id, name: options.name ?? method.defaultName(pid: transport.pid), method: method.methodName,
             pid: transport.pid, isOurChild: true, socket: transport.channel, stderr: transport.diagnostics,
             preferCompression: method.preferCompression, options: options, child: child, prompts: prompts)
+    }
+
+    /// `ssh` over the registered in-process transport: no process, so no pid
+    /// to reap; the first stage gets what is left of `connect_timeout`.
+    private func connectInProcess(
+        _ ssh: SSHMethod, command: String, id: UInt32, child: ChildBinary, options: ConnectionOptions
+    ) throws -> Context {
+        let transport = try InProcessSSHRegistry.libssh2()
+        let timeout = options.connectTimeout ?? ConnectionOptions.defaultConnectTimeout
+        let started = monotonicNow()
+        let opened = try transport.open(InProcessSSHRequest(
+            method: ssh, command: command, broker: broker, deadline: started + timeout, timeout: timeout,
+            promptCallback: options.promptCallback))
+        var rest = options
+        rest.connectTimeout = max(0.001, timeout - (monotonicNow() - started))
+        return try attachChild(
+            id: id, name: options.name ?? ssh.defaultName(pid: 0), method: ssh.methodName, pid: 0, isOurChild: false,
+            socket: opened.channel, stderr: opened.diagnostics, preferCompression: true, options: rest, child: child)
     }
 
     /// The environment for a spawned transport: ours plus `parentState.childEnvironment`.
@@ -197,8 +218,11 @@ extension Router {
         stream.onHandshakeFailure = { error in try? outcome.put(error) }
         if isOurChild { parentState.childProcesses.withLock { _ = $0.insert(pid) } }
         // The hook holds the router until the stream dies (at the latest when the broker exits).
-        stream.disconnectHooks.append { [broker, self] in
-            Reaper.start(pid: pid, isOurChild: isOurChild, broker: broker) { self.parentState.childProcesses.withLock { _ = $0.remove(pid) } }
+        // pid 0: an in-process transport, no local process (and kill(0) is our own group).
+        if pid > 0 {
+            stream.disconnectHooks.append { [broker, self] in
+                Reaper.start(pid: pid, isOurChild: isOurChild, broker: broker) { self.parentState.childProcesses.withLock { _ = $0.remove(pid) } }
+            }
         }
         let diagnostics = stderr.map {
             DiagnosticsReader(fd: $0, contextID: id, contextName: name, router: self, handshake: handshake)

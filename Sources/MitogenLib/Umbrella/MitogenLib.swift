@@ -2,6 +2,7 @@
 // whichever layer target defines each piece (see Package.swift for the layers).
 @_exported public import MitogenChild
 @_exported public import MitogenMaster
+@_exported public import MitogenSSH2
 @_exported public import MitogenCalls
 @_exported public import MitogenCore
 @_exported public import MitogenWire

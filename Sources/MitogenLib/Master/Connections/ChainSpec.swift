@@ -70,7 +70,7 @@ public struct ChainSpec: Sendable, Equatable, CustomStringConvertible {
             "fork": [],
             "ssh": [
                 "username", "ssh_path", "ssh_args", "port", "check_host_keys", "password", "identity_file",
-                "identities_only", "compression", "ssh_debug_level", "keepalive",
+                "identities_only", "compression", "ssh_debug_level", "keepalive", "transport",
             ],
             "sudo": [
                 "username", "sudo_path", "password", "preserve_env", "set_home", "sudo_args", "login",
@@ -277,6 +277,9 @@ extension Hop {
             }
             if let mode = option("check_host_keys"), !["accept", "enforce", "ignore"].contains(mode) {
                 throw fail("check_host_keys= must be accept, enforce or ignore, not \"\(mode)\"")
+            }
+            if let kind = option("transport"), SSHTransport(rawValue: kind) == nil {
+                throw fail("transport= must be openssh or libssh2, not \"\(kind)\"")
             }
         case "sudo", "su", "doas":
             if target != nil, option("username") != nil { throw fail("the user is given twice: target and username=") }

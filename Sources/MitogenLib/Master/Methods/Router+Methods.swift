@@ -17,19 +17,22 @@ import MitogenWire
 // changed host key (`HostKeyError`), `.timeout` after `connectTimeout`, and
 // the tool's own words for anything else.
 extension Router {
-    /// A context on another machine through the OpenSSH client (`ssh`).
+    /// A context on another machine through the OpenSSH client (`ssh`), or
+    /// in-process libssh2 with `transport: .libssh2` (nil: `SSHTransport.programDefault`).
     public func ssh(
         hostname: String, username: String? = nil, sshPath: String = "ssh", sshArgs: [String]? = nil,
         port: Int? = nil, checkHostKeys: SSHMethod.HostKeyPolicy = .enforce, password: String? = nil,
         identityFile: String? = nil, identitiesOnly: Bool = true, compression: Bool = true, sshDebugLevel: Int = 0,
         keepaliveEnabled: Bool = true, keepaliveCount: Int = 3, keepaliveInterval: Int = 15,
+        transport: SSHTransport? = nil,
         name: String? = nil, connectTimeout: Double? = nil, via: Context? = nil, options: ConnectionOptions = ConnectionOptions()
     ) throws -> Context {
         let method = SSHMethod(
             hostname: hostname, username: username, sshPath: sshPath, sshArgs: sshArgs, port: port,
             checkHostKeys: checkHostKeys, password: password.map(Secret.init), identityFile: identityFile,
             identitiesOnly: identitiesOnly, compression: compression, sshDebugLevel: sshDebugLevel,
-            keepaliveEnabled: keepaliveEnabled, keepaliveCount: keepaliveCount, keepaliveInterval: keepaliveInterval)
+            keepaliveEnabled: keepaliveEnabled, keepaliveCount: keepaliveCount, keepaliveInterval: keepaliveInterval,
+            transport: transport)
         return try connect(method, options.with(name: name, connectTimeout: connectTimeout, via: via))
     }
 

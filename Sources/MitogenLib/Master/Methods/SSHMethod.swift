@@ -1,4 +1,6 @@
 public import MitogenCore
+package import MitogenSys
+import Synchronization
 public import MitogenWire
 
 /// The `ssh` method: a context on another machine through the OpenSSH client
@@ -71,14 +73,22 @@ public struct SSHMethod: SpawnedMethod, Equatable {
     public var keepaliveEnabled: Bool
     public var keepaliveCount: Int
     public var keepaliveInterval: Int
+    /// Who speaks SSH: nil takes the program's default (``SSHTransport/programDefault``,
+    /// OpenSSH unless the program changes it).
+    public var transport: SSHTransport?
+
+    /// The transport this method will use.
+    public var resolvedTransport: SSHTransport { transport ?? SSHTransport.programDefault }
 
     /// Mitogen's parameters and defaults.
     public init(
         hostname: String, username: String? = nil, sshPath: String = "ssh", sshArgs: [String]? = nil,
         port: Int? = nil, checkHostKeys: HostKeyPolicy = .enforce, password: Secret? = nil,
         identityFile: String? = nil, identitiesOnly: Bool = true, compression: Bool = true, sshDebugLevel: Int = 0,
-        keepaliveEnabled: Bool = true, keepaliveCount: Int = 3, keepaliveInterval: Int = 15
+        keepaliveEnabled: Bool = true, keepaliveCount: Int = 3, keepaliveInterval: Int = 15,
+        transport: SSHTransport? = nil
     ) {
+        self.transport = transport
         self.hostname = hostname
         self.username = username
         self.sshPath = sshPath
@@ -100,14 +110,15 @@ public struct SSHMethod: SpawnedMethod, Equatable {
     /// Keys: `username`, `ssh_path`, `ssh_args` (shell words), `port`,
     /// `check_host_keys`, `identity_file`, `identities_only`, `compression`,
     /// `ssh_debug_level`, `keepalive` (or `keepalive_enabled`),
-    /// `keepalive_count`, `keepalive_interval`. A `password` option is skipped:
+    /// `keepalive_count`, `keepalive_interval`, `transport` (`openssh` or
+    /// `libssh2`). A `password` option is skipped:
     /// the caller resolves it and passes `password`.
     /// - Throws: `StreamError` naming the key for a bad or repeated value.
     public init(hop target: String?, options: [HopOption], password: Secret? = nil) throws(StreamError) {
         let keys = [
             "username", "ssh_path", "ssh_args", "port", "check_host_keys", "password", "identity_file",
             "identities_only", "compression", "ssh_debug_level", "keepalive", "keepalive_enabled",
-            "keepalive_count", "keepalive_interval",
+            "keepalive_count", "keepalive_interval", "transport",
         ]
         let hop = try HopReader(method: "ssh", options: options, keys: keys)
         guard let target else { throw hop.fail("needs a host: ssh:[user@]host[:port]") }
@@ -134,6 +145,10 @@ public struct SSHMethod: SpawnedMethod, Equatable {
         self.keepaliveEnabled = keepalive ?? keepaliveEnabled ?? true
         keepaliveCount = try hop.int("keepalive_count", in: 0...Int(Int32.max)) ?? 3
         keepaliveInterval = try hop.int("keepalive_interval", in: 0...Int(Int32.max)) ?? 15
+        if let name = hop.string("transport") {
+            guard let kind = SSHTransport(rawValue: name) else { throw hop.fail(SSHTransport.invalidMessage) }
+            transport = kind
+        }
     }
 
     public var methodName: String { "ssh" }
@@ -216,6 +231,83 @@ public struct SSHMethod: SpawnedMethod, Equatable {
         if !keepaliveEnabled { options.append(HopValue.bool("keepalive", false)) }
         if keepaliveCount != 3 { options.append(HopValue.int("keepalive_count", keepaliveCount)) }
         if keepaliveInterval != 15 { options.append(HopValue.int("keepalive_interval", keepaliveInterval)) }
+        if let transport { options.append(HopOption(key: "transport", value: transport.rawValue)) }
         return options
+    }
+}
+
+/// Who speaks SSH for the `ssh` method (DESIGN §6).
+public enum SSHTransport: String, Sendable, CaseIterable {
+    /// The OpenSSH client, one `ssh` process per context: honours the user's
+    /// ssh config.
+    case openssh
+    /// In-process libssh2 (`MitogenSSH2`): no process and no PTY per target,
+    /// the choice for wide fan-out. The program must register it first
+    /// (`LibSSH2Transport.register()`).
+    case libssh2
+
+    static let invalidMessage = "transport= must be openssh or libssh2"
+
+    private static let chosen = Mutex(SSHTransport.openssh)
+
+    /// The transport of an `ssh` method that names none: OpenSSH unless the
+    /// program sets another (the console's `set ssh-transport`).
+    public static var programDefault: SSHTransport {
+        get { chosen.withLock { $0 } }
+        set { chosen.withLock { $0 = newValue } }
+    }
+}
+
+/// What an in-process SSH transport is asked to do: reach `method`'s host,
+/// authenticate, and run `command` (the first stage) there.
+package struct InProcessSSHRequest: Sendable {
+    package var method: SSHMethod
+    package var command: String
+    /// The master's broker, which must drive every descriptor.
+    package var broker: Broker
+    /// `monotonicNow()` by which the session must be open.
+    package var deadline: Double
+    /// The whole `connect_timeout`, for the error text.
+    package var timeout: Double
+    package var promptCallback: (@Sendable (String) -> String?)?
+}
+
+/// The command's stdin/stdout (a socket) and its stderr, as local descriptors
+/// the master's stream reads like a spawned tool's.
+package struct InProcessSSHChannel: Sendable {
+    package var channel: FileDescriptor
+    package var diagnostics: FileDescriptor?
+    package init(channel: FileDescriptor, diagnostics: FileDescriptor?) {
+        self.channel = channel
+        self.diagnostics = diagnostics
+    }
+}
+
+/// An SSH implementation living in the master process. The core knows only
+/// this hook; `MitogenSSH2` provides one and the master program registers it.
+package protocol InProcessSSHTransport: Sendable {
+    /// Opens the session and starts the command; blocks the calling thread
+    /// (never the broker's) until then, at most until `request.deadline`.
+    /// - Throws: `StreamError` (`.password`, `.hostKey`, `.timeout` naming the stage, ...).
+    func open(_ request: InProcessSSHRequest) throws(StreamError) -> InProcessSSHChannel
+}
+
+/// The process's registered in-process transports.
+package enum InProcessSSHRegistry {
+    private static let registered = Mutex<(any InProcessSSHTransport)?>(nil)
+
+    package static func register(_ transport: any InProcessSSHTransport) {
+        registered.withLock { $0 = transport }
+    }
+
+    /// The libssh2 transport, or the error that says how to get it.
+    package static func libssh2() throws(StreamError) -> any InProcessSSHTransport {
+        guard let transport = registered.withLock({ $0 }) else {
+            throw StreamError(
+                "ssh transport=libssh2 is not registered in this process: link MitogenSSH2 and call "
+                    + "LibSSH2Transport.register() once at start (a mitogen-child never has it, so a libssh2 hop "
+                    + "must be the first of a chain)", kind: .refused)
+        }
+        return transport
     }
 }

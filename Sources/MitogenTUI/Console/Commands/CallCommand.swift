@@ -25,6 +25,9 @@ struct CallCommand: ParsableCommand {
     @Option(help: "Seconds to wait for each call (default: no limit).")
     var timeout: Double?
 
+    @Option(help: "ssh hops without transport=: openssh or libssh2 (default: $MITOGEN_SSH_TRANSPORT, else openssh).")
+    var sshTransport: String?
+
     @Argument(help: "The chain of hops to connect, e.g. 'local' or 'local -> local'.")
     var chain: String
 
@@ -38,6 +41,7 @@ struct CallCommand: ParsableCommand {
         } catch {
             throw ValidationError("bad chain: \(error)")  // never echo the chain: it may hold a password
         }
+        try LibSSH2Transport.register(defaultName: sshTransport)
         var calls: [CallExpression] = []
         for text in expressions {
             do {

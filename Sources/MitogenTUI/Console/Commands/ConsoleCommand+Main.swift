@@ -28,6 +28,9 @@ struct ConsoleMain: ParsableCommand {
     @Option(help: "Seconds after which a pending call shows as stuck.")
     var stuckAfter: Double = 30
 
+    @Option(help: "ssh hops without transport=: openssh or libssh2 (default: $MITOGEN_SSH_TRANSPORT, else openssh).")
+    var sshTransport: String?
+
     @Flag(help: .hidden)
     var benchRender = false
 
@@ -54,6 +57,7 @@ struct ConsoleMain: ParsableCommand {
                 throw ValidationError("bad chain: \(error)")
             }
         }
+        try LibSSH2Transport.register(defaultName: sshTransport)
         options.themeName = theme ?? environmentValue("MITOGEN_TUI_THEME") ?? "default"
         options.readOnly = readOnly
         options.mouse = !noMouse
