@@ -1,5 +1,5 @@
 import Glibc
-import Synchronization
+import MitogenSys
 
 /// libssh2's allocator for our sessions, to keep an idle host cheap.
 ///
@@ -18,7 +18,7 @@ import Synchronization
 enum SSH2Memory {
     /// Blocks at least this large are mapped on their own.
     static let mappedThreshold = 32 << 10
-    private static let mapped = Mutex<[UInt: Int]>([:])
+    private static let mapped = Lock<[UInt: Int]>([:])
 
     static func allocate(_ count: Int) -> UnsafeMutableRawPointer? {
         guard count >= mappedThreshold else { return malloc(count) }

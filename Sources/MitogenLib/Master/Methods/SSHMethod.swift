@@ -1,6 +1,5 @@
 public import MitogenCore
 package import MitogenSys
-import Synchronization
 public import MitogenWire
 
 /// The `ssh` method: a context on another machine through the OpenSSH client
@@ -248,7 +247,7 @@ public enum SSHTransport: String, Sendable, CaseIterable {
 
     static let invalidMessage = "transport= must be openssh or libssh2"
 
-    private static let chosen = Mutex(SSHTransport.openssh)
+    private static let chosen = Lock(SSHTransport.openssh)
 
     /// The transport of an `ssh` method that names none: OpenSSH unless the
     /// program sets another (the console's `set ssh-transport`).
@@ -294,7 +293,7 @@ package protocol InProcessSSHTransport: Sendable {
 
 /// The process's registered in-process transports.
 package enum InProcessSSHRegistry {
-    private static let registered = Mutex<(any InProcessSSHTransport)?>(nil)
+    private static let registered = Lock<(any InProcessSSHTransport)?>(nil)
 
     package static func register(_ transport: any InProcessSSHTransport) {
         registered.withLock { $0 = transport }
