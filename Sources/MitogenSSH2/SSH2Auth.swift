@@ -194,7 +194,7 @@ extension SSH2Session {
         stage = "waiting for an answer to \"\(prompt)\""
         auth.askedPassphrase = true
         pauseSocket()
-        _ = startThread(name: "mitogen.ssh2-ask") { [self] in
+        startThread(name: "mitogen.ssh2-ask") { [self] in
             let answer = ask(prompt).map(Secret.init)
             broker.defer { [self] in
                 guard phase == .asking else { return }
@@ -220,7 +220,7 @@ extension SSH2Session {
         let fd = self.fd
         let user = options.user
         let deadline = request.deadline
-        _ = startThread(name: "mitogen.ssh2-kbdint") { [self] in
+        startThread(name: "mitogen.ssh2-kbdint") { [self] in
             let s = lent.pointer
             var rc: Int32
             repeat {

@@ -29,7 +29,7 @@ extension Bench {
             let next = Atomic<Int>(0)
             let t0 = monotonicNow()
             let callers = (0..<Self.fanOutCallers).map { _ in
-                startThread(name: "fan-out") {
+                startJoinableThread(name: "fan-out") {
                     while next.add(1, ordering: .relaxed).oldValue < hosts {
                         do {
                             let c = try target.connect(router, transport: transport, timeout: 120)

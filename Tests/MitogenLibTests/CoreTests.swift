@@ -25,7 +25,7 @@ import MitogenLib
         // close waits until the thread is really asleep in get(), and the
         // sleeper reports how long it slept: woken, not timed out.
         let woke = Latch<Double>()
-        _ = startThread(name: "sleeper") {
+        startThread(name: "sleeper") {
             let started = monotonicNow()
             do { _ = try latch.get(timeout: 5) } catch is LatchError { try? woke.put(monotonicNow() - started) } catch {}
         }

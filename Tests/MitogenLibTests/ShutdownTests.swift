@@ -26,7 +26,7 @@ import MitogenLib
             let all = contexts
             let spray = Message.dead(reason: String(repeating: "x", count: 256 << 10), handle: 4242)
             let sprayers = (0..<2).map { n in
-                startThread(name: "spray.\(n)", joinable: true) {
+                startJoinableThread(name: "spray.\(n)") {
                     let end = monotonicNow() + 40
                     while !all.allSatisfy(\.isDisconnected) && monotonicNow() < end {
                         for c in all where !c.isDisconnected { c.send(spray) }

@@ -294,7 +294,7 @@ struct SSH2Tests {
             // A pool of callers (each connect blocks its caller); the broker alone drives the sockets.
             let next = Atomic<Int>(0)
             let threads = (0..<20).map { _ in
-                startThread(name: "fan-out") {
+                startJoinableThread(name: "fan-out") {
                     while next.add(1, ordering: .relaxed).oldValue < hosts {
                         do {
                             let ctx = try ssh(router, "mitogen-key", timeout: 60)

@@ -18,6 +18,10 @@ public func withHostileRouter<T>(_ body: (Router) throws -> T) throws -> T {
     }
 }
 
+/// True when scripts/sanitize.sh runs the tests under AddressSanitizer,
+/// whose quarantine keeps freed memory resident: RSS bounds do not apply.
+public let underAddressSanitizer = environmentValue("MITOGEN_SANITIZER") == "address"
+
 /// This process's resident set size in KiB (`VmRSS` of /proc/self/status), 0 if unreadable.
 public func residentKiB() -> Int {
     guard let bytes = try? readWholeFile("/proc/self/status") else { return 0 }
@@ -32,7 +36,7 @@ public func residentKiB() -> Int {
 /// (the caller must unblock it, e.g. by killing the process it waits on).
 public func finishes(within timeout: Double, _ body: @escaping @Sendable () -> Void) -> Bool {
     let done = Latch<Bool>()
-    _ = startThread(name: "test.bounded") {
+    startThread(name: "test.bounded") {
         body()
         try? done.put(true)
     }

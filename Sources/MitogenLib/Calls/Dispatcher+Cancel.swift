@@ -110,7 +110,7 @@ extension Dispatcher {
             answer(call.message, .callError(cancelText(call, c, note: " (it did not stop within \(formatSeconds(Self.abandonGrace)) s, so it was left behind)")))
         }
         if let next = handover.next {
-            _ = startThread(name: "mitogen.call") { [self] in drive(from: next, epoch: handover.epoch) }
+            startThread(name: "mitogen.call") { [self] in drive(from: next, epoch: handover.epoch) }
         }
     }
 

@@ -48,7 +48,7 @@ package enum ProcessStream {
         errW.close()
         out.send(.sender(contextID: router.contextID, handle: stdinReceiver.handle))
         // stdin: its own thread, so a full pipe never stalls the output side.
-        let feeder = startThread(name: "fakessh.stdin", joinable: true) {
+        let feeder = startJoinableThread(name: "fakessh.stdin") {
             while let msg = try? stdinReceiver.get(), let bytes = try? msg.unpickle().bytesValue {
                 if (try? inW.writeAll(bytes)) == nil { break }
             }

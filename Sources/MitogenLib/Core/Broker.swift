@@ -321,7 +321,7 @@ public final class Broker: @unchecked Sendable {
         activeSide = nil
         threadID.store(0, ordering: .releasing)
         if idleFollowers.load(ordering: .acquiring) == 0 {
-            _ = startThread(name: name) { [self] in
+            startThread(name: name) { [self] in
                 blockAsyncSignalsOnThisThread()
                 followLoop()
             }

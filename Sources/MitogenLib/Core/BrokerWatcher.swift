@@ -72,7 +72,7 @@ enum BrokerWatcher {
         }
         guard hooked else { return }
         let readFD = pipe.read.rawValue
-        _ = startThread(name: "mitogen.watcher") {
+        startThread(name: "mitogen.watcher") {
             var sig: UInt8 = 0
             while read(readFD, &sig, 1) < 0 && errno == EINTR {}
             handlingSignal.store(Int32(sig), ordering: .releasing)

@@ -84,7 +84,7 @@ final class PromptSession: @unchecked Sendable {
     /// for an operator) and feeds the answer back on the broker thread.
     private func askCaller(_ prompt: String) {
         guard let ask else { return }
-        _ = startThread(name: "mitogen.prompt") { [self] in
+        startThread(name: "mitogen.prompt") { [self] in
             let reply = ask(prompt).map(Secret.init)
             broker.defer { [self] in perform(engine.answer(reply)) }
         }

@@ -1,14 +1,20 @@
 package import CMitogenSys
 import Glibc
 
-/// Starts a named POSIX thread running `body` (no Foundation `Thread` in the
-/// library). Returns the thread.
-///
-/// Threads are detached unless `joinable`: a joinable thread that nobody
-/// joins keeps its stack mapped after it ends (a leak per broker, call
-/// thread or relay), so only a caller that will `pthread_join` asks for one.
-@discardableResult
-package func startThread(name: String, joinable: Bool = false, _ body: @escaping @Sendable () -> Void) -> pthread_t {
+/// Starts a named, detached POSIX thread running `body` (no Foundation
+/// `Thread` in the library). Detached, because a joinable thread that nobody
+/// joins keeps its stack mapped after it ends; a caller that waits for the
+/// thread uses `startJoinableThread` instead.
+package func startThread(name: String, _ body: @escaping @Sendable () -> Void) {
+    _ = createThread(name: name, joinable: false, body)
+}
+
+/// Starts a named thread that the caller must `pthread_join`.
+package func startJoinableThread(name: String, _ body: @escaping @Sendable () -> Void) -> pthread_t {
+    createThread(name: name, joinable: true, body)
+}
+
+private func createThread(name: String, joinable: Bool, _ body: @escaping @Sendable () -> Void) -> pthread_t {
     final class Box: @unchecked Sendable {
         // @unchecked: written once before pthread_create, read once by the new thread.
         let body: @Sendable () -> Void

@@ -63,10 +63,10 @@ public enum FakeSSH {
             throw StreamError("fakessh.run: cannot start \(args[0]): \(error)")
         }
         let stop = Atomic<Bool>(false)
-        let acceptor = startThread(name: "fakessh.accept", joinable: true) {
+        let acceptor = startJoinableThread(name: "fakessh.accept") {
             while !stop.load(ordering: .acquiring) {
                 guard let conn = listener.accept(timeoutMS: 100) else { continue }
-                _ = startThread(name: "fakessh.conn") { serve(conn, dest: dest, router: router) }
+                startThread(name: "fakessh.conn") { serve(conn, dest: dest, router: router) }
             }
         }
         let end = deadline.map { monotonicNow() + $0 }
@@ -132,7 +132,7 @@ public enum FakeSSH {
                     "fakessh: refused to send stdin to Sender(\(cid), \(handle)): only a Sender of the callee, context \(dest.contextID), may receive it")
             }
             let stdin = Sender(context: dest, handle: handle)
-            let pump = startThread(name: "fakessh.stdin", joinable: true) {
+            let pump = startJoinableThread(name: "fakessh.stdin") {
                 while let chunk = try? FileDescriptor(rawValue: conn).read(upTo: FileDescriptor.pipeChunkSize), !chunk.isEmpty {
                     stdin.send(.blob(chunk))
                 }
