@@ -14,6 +14,8 @@ swift build --build-tests
 swift test --skip-build --skip LoadTests --skip DependentPackageTests
 swift test --skip-build --filter LoadTests
 swift test --skip-build --filter DependentPackageTests
+# The core suites again under ThreadSanitizer and AddressSanitizer.
+scripts/sanitize.sh
 if [ -x scripts/fuzz-pickle.sh ]; then
     scripts/fuzz-pickle.sh "${FUZZ_SECONDS:-60}"
 fi

@@ -406,8 +406,22 @@ public final class Broker: @unchecked Sendable {
         for h in exitHandlers { h() }
         running.store(false, ordering: .releasing)
         followerTokens.close()
-        // Drop anything deferred after exit rather than leaking it silently.
+        // Drop anything deferred after exit rather than leaking it silently,
+        // and every handler: one that captures this broker (a program's
+        // lifecycle handler, a side's reader) would otherwise keep it alive
+        // for ever through a cycle.
         queue.withLock { q in q.removeAll() }
+        shutdownHandlers.removeAll()
+        forceHandlers.removeAll()
+        exitHandlers.removeAll()
+        timers.removeAll()
+        for side in sides.values {
+            side.onReadable = nil
+            side.onWritable = nil
+            side.onHandOff = nil
+        }
+        sides.removeAll()
+        activeSide = nil
         close(epfd)
         close(wakeFD)
         try? exited.put(true)
