@@ -138,18 +138,28 @@ extension Bench {
             step("ssh_call_rtt", &out) { out in
                 let context = try target.connect(router)
                 defer { _ = try? context.shutdown(wait: true, timeout: 10) }
-                for _ in 0..<100 { _ = try context.callValue("os.getpid") }
-                var rtts: [Double] = []
-                rtts.reserveCapacity(callReps)
-                for _ in 0..<callReps {
-                    let t = monotonicNow()
-                    _ = try context.callValue("os.getpid")
-                    rtts.append((monotonicNow() - t) * 1e6)
+                /// Medians and p99 of `callReps` blocking calls, after 100 to warm up.
+                func roundTrips(_ context: Context) throws -> [Double] {
+                    for _ in 0..<100 { _ = try context.callValue("os.getpid") }
+                    var rtts: [Double] = []
+                    rtts.reserveCapacity(callReps)
+                    for _ in 0..<callReps {
+                        let t = monotonicNow()
+                        _ = try context.callValue("os.getpid")
+                        rtts.append((monotonicNow() - t) * 1e6)
+                    }
+                    return rtts.sorted()
                 }
-                rtts.sort()
+                let rtts = try roundTrips(context)
                 out["ssh_call_rtt_us_median"] = .number(median(rtts))
                 out["ssh_call_rtt_us_p99"] = .number(rtts[min(rtts.count - 1, rtts.count * 99 / 100)])
                 out["ssh_call_rtt_reps"] = .number(Double(callReps))
+                // The same over the in-process transport: no ssh client hop.
+                let direct = try target.connect(router, transport: .libssh2)
+                defer { _ = try? direct.shutdown(wait: true, timeout: 10) }
+                let directRTTs = try roundTrips(direct)
+                out["ssh2_call_rtt_us_median"] = .number(median(directRTTs))
+                out["ssh2_call_rtt_us_p99"] = .number(directRTTs[min(directRTTs.count - 1, directRTTs.count * 99 / 100)])
                 // The same calls without the reply spin (the caller sleeps at
                 // once), as call_rtt_nospin_us_median locally: over ssh the
                 // spinning master competes with ssh and sshd for the CPUs.
