@@ -1,3 +1,4 @@
+import CMitogenSys
 import Glibc
 import Synchronization
 import MitogenSys
@@ -54,10 +55,11 @@ enum BrokerWatcher {
     }
 
     private static func installSignalWatch() {
-        guard let pipe = try? FileDescriptor.pipe() else { return }
-        // A full pipe must never block the handler: one pending byte is enough.
-        try? pipe.write.setNonBlocking(true)
-        signalPipe.store(pipe.write.rawValue, ordering: .releasing)
+        // One eventfd: the handler adds to it (async-signal-safe, never blocks
+        // before its counter would overflow), the watcher thread waits on it.
+        let wake = eventfd(0, Int32(EFD_CLOEXEC))
+        guard wake >= 0 else { return }
+        signalWake.store(wake, ordering: .releasing)
         var hooked = false
         for sig in [SIGINT, SIGTERM] {
             var current = sigaction()
@@ -71,22 +73,23 @@ enum BrokerWatcher {
             if sigaction(sig, &action, nil) == 0 { hooked = true }
         }
         guard hooked else { return }
-        let readFD = pipe.read.rawValue
         startThread(name: "mitogen.watcher") {
-            var sig: UInt8 = 0
-            while read(readFD, &sig, 1) < 0 && errno == EINTR {}
-            handlingSignal.store(Int32(sig), ordering: .releasing)
+            var count: UInt64 = 0
+            while read(wake, &count, 8) < 0 && errno == EINTR {}
+            let sig = receivedSignal.load(ordering: .acquiring)
+            handlingSignal.store(sig, ordering: .releasing)
             logWarning("signal \(sig): shutting down gracefully (again to stop at once)")
             shutdownAll()
-            signal(Int32(sig), SIG_DFL)
-            kill(getpid(), Int32(sig))
+            signal(sig, SIG_DFL)
+            kill(getpid(), sig)
         }
     }
 }
 
-/// The write end of the watcher's pipe, read by the signal handler (an
-/// atomic load is async-signal-safe).
-private let signalPipe = Atomic<Int32>(-1)
+/// The watcher's eventfd and the signal that woke it, shared with the
+/// signal handler (atomic loads and stores are async-signal-safe).
+private let signalWake = Atomic<Int32>(-1)
+private let receivedSignal = Atomic<Int32>(0)
 private let signalled = Atomic<Bool>(false)
 /// The signal the watcher thread is acting on (0: none).
 private let handlingSignal = Atomic<Int32>(0)
@@ -99,6 +102,7 @@ private func onSignal(_ sig: Int32) {
         raise(sig)
         return
     }
-    var byte = UInt8(truncatingIfNeeded: sig)
-    _ = write(signalPipe.load(ordering: .relaxed), &byte, 1)
+    receivedSignal.store(sig, ordering: .releasing)
+    var one: UInt64 = 1
+    _ = write(signalWake.load(ordering: .relaxed), &one, 8)
 }
