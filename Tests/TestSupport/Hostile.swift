@@ -18,9 +18,10 @@ public func withHostileRouter<T>(_ body: (Router) throws -> T) throws -> T {
     }
 }
 
-/// True when scripts/sanitize.sh runs the tests under AddressSanitizer,
-/// whose quarantine keeps freed memory resident: RSS bounds do not apply.
-public let underAddressSanitizer = environmentValue("MITOGEN_SANITIZER") == "address"
+/// True when scripts/sanitize.sh runs the tests under a sanitizer, whose
+/// allocator keeps freed memory resident (ASan's quarantine, TSan's shadow):
+/// RSS bounds do not apply.
+public let underSanitizer = environmentValue("MITOGEN_SANITIZER") != nil
 
 /// This process's resident set size in KiB (`VmRSS` of /proc/self/status), 0 if unreadable.
 public func residentKiB() -> Int {
