@@ -101,7 +101,7 @@ extension Router {
             let node = tree.nodes[index]
             var hop = node.hop
             if let seconds = options.connectTimeout, hop.option("connect_timeout") == nil {
-                hop.options.append(HopOption(key: "connect_timeout", value: String(seconds)))
+                hop.options.append(HopOption(key: "connect_timeout", value: Self.seconds(seconds)))
             }
             onEvent?(.connecting(node: index))
             let context: Context
@@ -109,7 +109,7 @@ extension Router {
                 let via = node.parent.flatMap { run.context(of: $0) }
                 context = try connect(chain: ChainSpec(hops: [hop]), via: via)
             } catch {
-                let message = Self.connectMessage(error, hop: node.hop)
+                let message = Self.connectMessage(error, hop: hop)
                 onEvent?(.connectFailed(node: index, message))
                 for t in tree.targets(under: index) {
                     let own = tree.endNode[t] == index
@@ -164,7 +164,8 @@ extension Router {
         return run.results(labels: tree.targets.map(\.label))
     }
 
-    /// The connect error without the `hop 1 (...)` prefix of a one-hop chain.
+    /// The connect error without the `hop 1 (...)` prefix of a one-hop chain:
+    /// the target's label or the `via` hop says where.
     private static func connectMessage(_ error: any Error, hop: Hop) -> String {
         var text = (error as? StreamError)?.message ?? "\(error)"
         let prefix = "hop 1 (\(hop)): "
