@@ -85,6 +85,8 @@ if ! ip link show "$bridge" >/dev/null 2>&1; then
     ip addr add 10.77.0.1/24 dev "$bridge"
 fi
 ip link set "$bridge" up
+# A test's black hole (a permanent neighbour entry) goes with the repair.
+ip neigh flush dev "$bridge" nud permanent 2>/dev/null || true
 
 : >"$dir/hosts.new"
 {

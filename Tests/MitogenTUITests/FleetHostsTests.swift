@@ -27,10 +27,13 @@ struct FleetHostsTests {
         return (r.output + summary, r.status, Date().timeIntervalSince(start))
     }
 
-    /// The child is in the shared cache before a test's tight timeouts apply.
+    /// The child is in the users' caches (shared by all hosts) before a
+    /// test's tight timeouts apply.
     func warm() throws {
-        let r = try call(["--connect-timeout", "30", "ssh:fleet01?ssh_args=-F%20\(FleetHosts.sshConfig)", "os.getpid()"])
-        #expect(r.status == .exited(0), "\(r.output)")
+        for user in ["mitogen-key", "mitogen-bob"] {
+            let r = try call(["--connect-timeout", "60", "ssh:\(user)@fleet01?ssh_args=-F%20\(FleetHosts.sshConfig)", "os.getpid()"])
+            #expect(r.status == .exited(0), "\(r.output)")
+        }
     }
 
     @Test func patternOverAllHostsWithOneDeadAndOneStopped() throws {
@@ -38,35 +41,24 @@ struct FleetHostsTests {
         defer { FleetHosts.repair() }
         try FleetHosts.blackHole(21)
         try FleetHosts.stopSSHD(22)
-        let r = try call(["--gather", "--timeout", "3", "--connect-timeout", "3", pattern, "os.getuid()"])
+        let r = try call(["--gather", "--timeout", "3", "--connect-timeout", "5", pattern, "os.getuid()"])
         #expect(r.status == .exited(1))
         #expect(r.output == """
             fleet[01-20]: \(uid)
-            fleet[21-22]: error: Connection timed out. (after 3.0 s, while connecting)
+            fleet[21-22]: error: Connection timed out. (after 5.0 s, while connecting)
             22 hosts: 20 ok, 2 failed
 
             """)
         // Each dead host ended in its own timeout, concurrently with the rest:
         // well under two timeouts back to back, let alone 22 connects in turn.
-        #expect(r.seconds < 12, "took \(r.seconds) s")
-
-        let plain = try call(["--timeout", "3", "--connect-timeout", "3", pattern, "socket.gethostname()", "os.getuid()"])
-        var lines = plain.output.split(separator: "\n").map(String.init)
-        #expect(lines.removeLast() == "22 hosts: 20 ok, 2 failed")
-        var buffer = [CChar](repeating: 0, count: 256)
-        gethostname(&buffer, 255)
-        let hostname = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        let expected = (1...20).flatMap { i in
-            ["\(FleetHosts.name(i)): socket.gethostname(): '\(hostname)'", "\(FleetHosts.name(i)): os.getuid(): \(uid)"]
-        } + (21...22).map { "\(FleetHosts.name($0)): error: Connection timed out. (after 3.0 s, while connecting)" }
-        #expect(lines == expected)
+        #expect(r.seconds < 15, "took \(r.seconds) s")
     }
 
     @Test func jsonHasOneObjectPerHostAndCall() throws {
         try warm()
         defer { FleetHosts.repair() }
         try FleetHosts.blackHole(3)
-        let r = try call(["--json", "--timeout", "3", "--connect-timeout", "3", "ssh:fleet[01-03]?ssh_args=-F%20\(FleetHosts.sshConfig)", "os.getuid()", #"mitogen.echo("x")"#])
+        let r = try call(["--json", "--timeout", "3", "--connect-timeout", "5", "ssh:fleet[01-03]?ssh_args=-F%20\(FleetHosts.sshConfig)", "os.getuid()", #"mitogen.echo("x")"#])
         #expect(r.status == .exited(1))
         let normalized = r.output.replacingOccurrences(of: #""elapsed_us":[0-9]+"#, with: #""elapsed_us":N"#, options: .regularExpression)
         func chain(_ i: Int) -> String { "ssh:fleet0\(i)?ssh_args=-F%20\(FleetHosts.sshConfig)" }
@@ -76,9 +68,51 @@ struct FleetHostsTests {
             expected += #"{"host":"fleet0\#(i)","chain":"\#(chain(i))","function":"mitogen.echo","result":"x","elapsed_us":N}"# + "\n"
         }
         for function in ["os.getuid", "mitogen.echo"] {
-            expected += #"{"host":"fleet03","chain":"\#(chain(3))","function":"\#(function)","stage":"connect","error":"Connection timed out. (after 3.0 s, while connecting)","elapsed_us":N}"# + "\n"
+            expected += #"{"host":"fleet03","chain":"\#(chain(3))","function":"\#(function)","stage":"connect","error":"Connection timed out. (after 5.0 s, while connecting)","elapsed_us":N}"# + "\n"
         }
         expected += "3 hosts: 2 ok, 1 failed\n"
         #expect(normalized == expected)
+    }
+
+    /// An INI and a YAML inventory name the same hosts by address, user, key
+    /// and become; `@group` selects them.
+    @Test func iniAndYAMLInventoriesNameTheHosts() throws {
+        try warm()
+        let dir = NSTemporaryDirectory() + "fleet-inv-\(getpid())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let trust = "-o UserKnownHostsFile=\(FleetHosts.knownHosts) -o GlobalKnownHostsFile=/dev/null"
+        var ini = "[web]\n"
+        for i in 1...11 { ini += "web\(i < 10 ? "0" : "")\(i) ansible_host=\(FleetHosts.address(i))\n" }
+        ini += "[db]\n"
+        for i in 12...22 { ini += "db\(i) ansible_host=\(FleetHosts.address(i)) ansible_user=mitogen-bob\n" }
+        ini += """
+            [db:vars]
+            ansible_become=true
+            ansible_become_user=mitogen-alice
+            [fleet:children]
+            web
+            db
+            [fleet:vars]
+            ansible_user=mitogen-key
+            ansible_ssh_private_key_file=\(TestHosts.key)
+            ansible_ssh_common_args="\(trust)"
+
+            """
+        var yaml = "all:\n  vars:\n    ansible_user: mitogen-key\n    ansible_ssh_private_key_file: \(TestHosts.key)\n"
+        yaml += "    ansible_ssh_common_args: \"\(trust)\"\n  children:\n    web:\n      hosts:\n"
+        for i in 1...11 { yaml += "        web\(i < 10 ? "0" : "")\(i): {ansible_host: \(FleetHosts.address(i))}\n" }
+        yaml += "    db:\n      vars: {ansible_user: mitogen-bob, ansible_become: yes, ansible_become_user: mitogen-alice}\n      hosts:\n"
+        for i in 12...22 { yaml += "        db\(i):\n          ansible_host: \(FleetHosts.address(i))\n" }
+        try ini.write(toFile: dir + "/hosts.ini", atomically: true, encoding: .utf8)
+        try yaml.write(toFile: dir + "/hosts.yml", atomically: true, encoding: .utf8)
+        let alice = Int(getpwnam("mitogen-alice").pointee.pw_uid)
+        for file in ["hosts.ini", "hosts.yml"] {
+            let r = try call(["--gather", "--timeout", "10", "--connect-timeout", "30", "--inventory", dir + "/" + file, "@web;@db", "os.getuid()"])
+            #expect(r.status == .exited(0), "\(file): \(r.output)")
+            #expect(r.output == "web[01-11]: \(uid)\ndb[12-22]: \(alice)\n22 hosts: 22 ok, 0 failed\n", "\(file)")
+        }
+        let missing = try call(["--inventory", dir + "/hosts.yml", "@nope", "os.getuid()"])
+        #expect(missing.status == .exited(64))
     }
 }

@@ -26,9 +26,14 @@ public enum FleetHosts {
     public static func address(_ i: Int) -> String { "10.77.0.\(10 + i)" }
 
     /// Takes host `i`'s link down: its packets vanish, as a dead host's do.
+    /// Its address keeps a permanent neighbour entry, so the kernel sends
+    /// SYNs into the void instead of failing fast with "No route to host".
     public static func blackHole(_ i: Int) throws {
-        let link = "mtgfv-" + (i < 10 ? "0" : "") + String(i)
-        _ = try runCapturing(["/usr/sbin/ip", "link", "set", link, "down"])
+        let nn = (i < 10 ? "0" : "") + String(i)
+        let peer = try runCapturing(["/usr/sbin/ip", "netns", "exec", "mtgfleet-\(nn)", "cat", "/sys/class/net/eth0/address"])
+        let lladdr = peer.output.filter { !$0.isWhitespace }
+        _ = try runCapturing(["/usr/sbin/ip", "neigh", "replace", address(i), "lladdr", lladdr, "nud", "permanent", "dev", "mtgfleet0"])
+        _ = try runCapturing(["/usr/sbin/ip", "link", "set", "mtgfv-\(nn)", "down"])
     }
 
     /// SIGSTOPs host `i`'s sshd: connections open but nothing answers.

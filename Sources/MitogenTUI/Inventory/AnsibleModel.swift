@@ -101,7 +101,13 @@ struct AnsibleModel {
         for name in hostOrder {
             guard let host = hosts[name] else { continue }
             var vars = groups["all"]?.vars ?? [:]
-            let own = (memberOf[name] ?? []).sorted { (depth[$0] ?? 0, $0) < (depth[$1] ?? 0, $1) }
+            // The host's groups and their ancestors, shallow to deep: a child group's variables win.
+            var lineage = Set<String>()
+            var stack = memberOf[name] ?? []
+            while let group = stack.popLast() {
+                if lineage.insert(group).inserted { stack += parents[group] ?? [] }
+            }
+            let own = lineage.sorted { (depth[$0] ?? 0, $0) < (depth[$1] ?? 0, $1) }
             for group in own { vars.merge(groups[group]?.vars ?? [:]) { $1 } }
             vars.merge(host.vars) { $1 }
             let chain = try InventoryVariables.chain(host: name, vars: vars, path: path, line: host.line)

@@ -22,6 +22,9 @@ public struct MitogenInventory: Sendable {
     public private(set) var groupNames: [String] = ["all"]
     private var direct: [String: [FleetTarget]] = [:]
     private var children: [String: [String]] = [:]
+    /// Every host once, in order of first appearance.
+    private var everyTarget: [FleetTarget] = []
+    private var everyLabel = Set<String>()
     /// The file it was read from.
     public let path: String
 
@@ -45,18 +48,11 @@ public struct MitogenInventory: Sendable {
     }
 
     /// Every host of the file, in order of first appearance.
-    public var allTargets: [FleetTarget] {
-        var out: [FleetTarget] = []
-        var seen = Set<String>()
-        for name in groupNames where name != "all" {
-            for target in direct[name] ?? [] where seen.insert(target.label).inserted { out.append(target) }
-        }
-        for target in direct["all"] ?? [] where seen.insert(target.label).inserted { out.append(target) }
-        return out
-    }
+    public var allTargets: [FleetTarget] { everyTarget }
 
     mutating func add(_ target: FleetTarget, to group: String) {
         declare(group)
+        if everyLabel.insert(target.label).inserted { everyTarget.append(target) }
         if direct[group]?.contains(where: { $0.label == target.label }) != true { direct[group, default: []].append(target) }
     }
 

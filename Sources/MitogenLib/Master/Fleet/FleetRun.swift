@@ -44,6 +44,11 @@ public struct FleetCallResult: Sendable {
     public var outcome: Outcome
     /// Seconds the call took.
     public var elapsed: Double
+
+    public init(outcome: Outcome, elapsed: Double) {
+        self.outcome = outcome
+        self.elapsed = elapsed
+    }
 }
 
 /// What came of one target: its connection, then its calls in order.
@@ -57,6 +62,15 @@ public struct FleetHostResult: Sendable {
     public var elapsed: Double
     /// The target's context, when it connected.
     public var context: Context?
+
+    public init(target: Int, label: String, connectError: String?, calls: [FleetCallResult], elapsed: Double, context: Context? = nil) {
+        self.target = target
+        self.label = label
+        self.connectError = connectError
+        self.calls = calls
+        self.elapsed = elapsed
+        self.context = context
+    }
 
     /// True when it connected and every call returned.
     public var succeeded: Bool {
@@ -114,7 +128,7 @@ extension Router {
                 for t in tree.targets(under: index) {
                     let own = tree.endNode[t] == index
                     let result = run.finish(
-                        t, label: tree.targets[t].label, error: own ? message : "via \(node.hop): \(message)",
+                        t, label: tree.targets[t].label, error: own ? message : "via \(node.hop.method):\(node.hop.target ?? ""): \(message)",
                         elapsed: monotonicNow() - start)
                     onEvent?(.targetDone(result))
                 }
