@@ -70,6 +70,8 @@ enum AppEvent: Sendable {
     case status(String, isError: Bool)
     /// A connection tool asks `prompt`; the answer (nil: declined) goes into `answer`.
     case toolQuestion(prompt: String, answer: Latch<String?>)
+    /// Fleets (App+Fleet.swift): a call on many contexts or an open of many targets progressed.
+    case fleet(FleetUpdate)
 }
 
 /// A failure of the console itself (not of a context), with the reason.
