@@ -167,7 +167,7 @@ extension Router {
         let workers = max(1, min(options.forks, tree.nodes.count))
         var threads: [pthread_t] = []
         for n in 0..<workers {
-            threads.append(startThread(name: "fleet-\(n)") {
+            threads.append(startJoinableThread(name: "fleet-\(n)") {
                 while let index = try? queue.get() {
                     work(index)
                     if pending.subtract(1, ordering: .sequentiallyConsistent).newValue == 0 { queue.close() }
@@ -198,7 +198,7 @@ private final class FleetRunState: Sendable {
         var contexts: [Int: Context] = [:]
         var results: [Int: FleetHostResult] = [:]
     }
-    let tables = Mutex(Tables())
+    let tables = Lock(Tables())
     let tree: FleetTree
 
     init(tree: FleetTree) { self.tree = tree }

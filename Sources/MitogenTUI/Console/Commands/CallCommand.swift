@@ -53,8 +53,6 @@ struct CallCommand: ParsableCommand {
     var expressions: [String] = []
 
     func run() throws {
-        // A line a result, as it comes, also into a pipe.
-        setvbuf(stdout, nil, _IOLBF, 0)
         try LibSSH2Transport.register(defaultName: sshTransport)
         if let fleet = try fleetTargets() {
             try runFleet(fleet)
@@ -83,6 +81,7 @@ struct CallCommand: ParsableCommand {
                     } else {
                         print(result.pythonRepr)
                     }
+                    fflush(nil)  // each result as it comes, into a pipe too
                 } catch {
                     let micros = Int((monotonicNow() - start) * 1e6)
                     if json {
