@@ -20,8 +20,10 @@
 // The console (`mitogen-tui`) is layered the same way, under Sources/MitogenTUI/:
 //
 //     ConsoleModel <- ConsoleRender <- MitogenTUI
+//                        Inventory <------+
 //
 // ConsoleModel (Model, Input, Literal, Text) is plain data and parsing;
+// Inventory reads inventory files (Ansible INI and YAML, plain chain lists);
 // ConsoleRender (Render, Theme) turns it into frames, a pure function with no
 // terminal; only the executable (Console/: App, Terminal, Commands) links curses.
 import PackageDescription
@@ -46,6 +48,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        // YAML inventories; the console's Inventory target only, never the child's graph (DESIGN §2).
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         // Fork-then-exec with a PTY, wait-status macros, the few things Swift
@@ -81,9 +85,14 @@ let package = Package(
         .target(
             name: "ConsoleRender", dependencies: ["ConsoleModel", "MitogenLib", "MitogenSys"],
             path: "Sources/MitogenTUI/ConsoleRender"),
+        // Ansible INI/YAML inventories and plain chain files, for the console and
+        // `mitogen-tui call`: the only target that links Yams.
+        .target(
+            name: "Inventory", dependencies: ["MitogenLib", "MitogenSys", .product(name: "Yams", package: "Yams")],
+            path: "Sources/MitogenTUI/Inventory"),
         .executableTarget(
             name: "MitogenTUI",
-            dependencies: ["ConsoleModel", "ConsoleRender", "MitogenLib", "MitogenSys", "CNcursesw", argumentParser],
+            dependencies: ["ConsoleModel", "ConsoleRender", "Inventory", "MitogenLib", "MitogenSys", "CNcursesw", argumentParser],
             path: "Sources/MitogenTUI/Console"),
         .executableTarget(name: "mitogen-bench", dependencies: ["MitogenLib", "MitogenSys", argumentParser]),
         // A compromised child for the security tests (forges messages).
@@ -96,7 +105,7 @@ let package = Package(
             exclude: ["Fixtures"]),
         .testTarget(
             name: "MitogenTUITests",
-            dependencies: ["MitogenTUI", "ConsoleModel", "ConsoleRender", "MitogenLib", "MitogenSys", "TestSupport"]),
+            dependencies: ["MitogenTUI", "ConsoleModel", "ConsoleRender", "Inventory", "MitogenLib", "MitogenSys", "TestSupport"]),
         .testTarget(
             name: "MitogenLibTests",
             dependencies: ["MitogenLib", "MitogenSys", "MitogenWire", "MitogenCore", "MitogenCalls", "MitogenMaster", "MitogenChild", "TestSupport"],

@@ -34,6 +34,9 @@ extension App {
         case .form(var form):
             handleFormKey(key, &form)
             return
+        case .fleet:
+            handleFleetKey(key)
+            return
         }
         guard let action = ActionTable.action(for: key, in: state.focus, readOnly: state.readOnly) else {
             if state.readOnly, ActionTable.action(for: key, in: state.focus, readOnly: false) != nil {
@@ -105,6 +108,9 @@ extension App {
         case .pendingInflight:
             if let call = selectedPending { askInflight(contextID: call.contextID) }
         case .resultsScope: state.resultsAllContexts.toggle()
+        case .mark: toggleMark(subtree: false)
+        case .markSubtree: toggleMark(subtree: true)
+        case .viewFleet: showFleetTable()
         }
     }
 
@@ -191,7 +197,7 @@ extension App {
             if prompt.purpose == .logFilter { state.logFilter.text = "" }
             if case .password(let id, _) = prompt.purpose { pendingOpens[id] = nil; setStatus("open cancelled") }
             if case .toolQuestion(let id) = prompt.purpose { try? toolQuestions.removeValue(forKey: id)?.put(nil) }
-            state.overlay = .none
+            state.overlay = prompt.purpose == .fleetFilter ? .fleet : .none
         case .enter:
             state.overlay = .none
             submitPrompt(prompt)
@@ -221,6 +227,9 @@ extension App {
         case .logFilter: state.logFilter.text = text
         case .password(let id, let hop): passwordEntered(requestID: id, hop: hop, password: text)
         case .toolQuestion(let id): try? toolQuestions.removeValue(forKey: id)?.put(text)
+        case .fleetFilter:
+            state.fleet.table.filter = text
+            state.overlay = .fleet
         }
     }
 
@@ -233,13 +242,17 @@ extension App {
         }
         if state.readOnly {
             switch command {
-            case .open, .call, .shutdown, .cancel: return setStatus("read-only: that command is disabled", error: true)
+            case .open, .openMany, .call, .shutdown, .cancel: return setStatus("read-only: that command is disabled", error: true)
             default: break
             }
         }
         switch command {
         case .open(let spec, let underSelected): open(spec, underSelected: underSelected)
+        case .openMany(let text): openFleet(text)
+        case .inventory(let path): loadInventory(path)
+        case .mark(let all): markFilterMatches(unmark: !all)
         case .call(let expr, let text):
+            if !state.fleet.marked.isEmpty { return startFleetCall(expression: expr, text: text) }
             guard let id = state.selectedID else { return setStatus("select a context first", error: true) }
             startCall(contextID: id, expression: expr, text: text)
         case .shutdown(let subtree): confirmShutdown(subtree: subtree)

@@ -3,6 +3,7 @@ import MitogenLib
 import MitogenSys
 import ConsoleModel
 import ConsoleRender
+import Inventory
 
 /// Signal number caught by `signalHandler`, read by the UI loop.
 /// nonisolated(unsafe): written only by the async-signal handler, read by the UI thread; an int store is atomic enough.
@@ -48,6 +49,10 @@ final class App {
     /// Password prompts still to answer before an open can start.
     var pendingOpens: [Int: PendingOpen] = [:]
     var nextRequestID = 1
+    /// The inventory `:inventory` loaded, for `@group` (App+Fleet.swift).
+    var inventory: MitogenInventory?
+    /// Which results table the fleet's call workers report to.
+    var fleetSerial = 0
 
     static let maxFPS = 15.0
     private var lastDraw = 0.0
@@ -198,6 +203,8 @@ final class App {
             nextRequestID += 1
             toolQuestions[id] = answer
             state.overlay = .prompt(Prompt(purpose: .toolQuestion(id: id), label: prompt + " ", editor: LineEditor(secret: true)))
+        case .fleet(let update):
+            handleFleet(update)
         }
     }
 

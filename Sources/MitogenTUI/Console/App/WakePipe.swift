@@ -72,6 +72,8 @@ enum AppEvent: Sendable {
     case toolQuestion(prompt: String, answer: Latch<String?>)
     /// Lines for the detail pane of pending call `handle`.
     case callDetail(handle: UInt32, lines: [CallDetail.DetailLine])
+    /// Fleets (App+Fleet.swift): a call on many contexts or an open of many targets progressed.
+    case fleet(FleetUpdate)
 }
 
 /// A failure of the console itself (not of a context), with the reason.

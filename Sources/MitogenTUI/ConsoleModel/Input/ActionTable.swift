@@ -7,6 +7,7 @@ package enum ActionID: String, CaseIterable, Sendable {
     case logFollow, logLevel, logContext, logFilter, logClear
     case cancelCall, pendingInflight, callDetail
     case resultsScope
+    case mark, markSubtree, viewFleet
 }
 
 /// The pane an action belongs to; `.global` actions work everywhere.
@@ -58,6 +59,7 @@ package enum ActionTable {
         Action(id: .viewLogs, keys: [.char("3")], label: "Show logs", scope: .global),
         Action(id: .viewPending, keys: [.char("4")], label: "Show pending calls", scope: .global),
         Action(id: .viewResults, keys: [.char("5")], label: "Show call results", scope: .global),
+        Action(id: .viewFleet, keys: [.char("6")], label: "Show the results table of a call on many", scope: .global),
         Action(id: .nextTheme, keys: [.char("T")], label: "Next theme", scope: .global),
         Action(id: .redraw, keys: [.ctrl("l")], label: "Redraw the screen", scope: .global),
         Action(id: .moveUp, keys: [.up, .char("k")], label: "Up", scope: .global),
@@ -68,7 +70,9 @@ package enum ActionTable {
         Action(id: .moveBottom, keys: [.end, .char("G")], label: "Last row", scope: .global),
         Action(id: .quit, keys: [.char("q"), .function(10)], label: "Quit", scope: .global),
         // Context tree
-        Action(id: .toggleExpand, keys: [.enter, .space], label: "Expand/collapse", scope: .tree),
+        Action(id: .toggleExpand, keys: [.enter], label: "Expand/collapse", scope: .tree),
+        Action(id: .mark, keys: [.space], label: "Mark/unmark for :call on many", scope: .tree),
+        Action(id: .markSubtree, keys: [.char("*")], label: "Mark/unmark the subtree", scope: .tree),
         Action(id: .collapse, keys: [.left, .char("-")], label: "Collapse", scope: .tree),
         Action(id: .expand, keys: [.right, .char("+")], label: "Expand", scope: .tree),
         Action(id: .treeFilter, keys: [.char("/"), .function(3)], label: "Filter", scope: .tree),

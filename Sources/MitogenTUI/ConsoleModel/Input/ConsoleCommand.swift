@@ -2,17 +2,19 @@ package import MitogenLib
 
 /// The commands of the `:` command line.
 package enum ConsoleCommandName: String, CaseIterable, Sendable {
-    case open, call, shutdown, cancel, inflight, theme, filter, help, quit, timeout
+    case open, call, shutdown, cancel, inflight, theme, filter, inventory, mark, timeout, help, quit
 
     package var usage: String {
         switch self {
-        case .open: "open CHAIN"
+        case .open: "open CHAIN|PATTERN|@GROUP"
         case .call: "call EXPR"
         case .shutdown: "shutdown [subtree]"
         case .cancel: "cancel [HANDLE]"
         case .inflight: "inflight"
         case .theme: "theme NAME"
         case .filter: "filter TEXT"
+        case .inventory: "inventory FILE"
+        case .mark: "mark [none]"
         case .help: "help"
         case .quit: "quit"
         case .timeout: "timeout SECONDS|off"
@@ -22,13 +24,15 @@ package enum ConsoleCommandName: String, CaseIterable, Sendable {
     package var summary: String {
         switch self {
         case .open:
-            "Connect a chain: hops method[:target][?key=value&...] joined by ->, nearest first. A chain that does not start with `local` or a remote method starts under the selected context."
-        case .call: "Call a function on the selected context, e.g. `os.getpid()`; the result goes to the results pane."
+            "Connect a chain: hops method[:target][?key=value&...] joined by ->, nearest first. A chain that does not start with `local` or a remote method starts under the selected context. Host patterns (web[01-20], {a,b}), @group and chains joined by ';' open many, shared hops once."
+        case .call: "Call a function on the selected context, e.g. `os.getpid()`; the result goes to the results pane. With contexts marked, on all of them: the results table."
         case .shutdown: "Shut down the selected context (or its subtree), after confirmation."
         case .cancel: "Cancel the selected pending call (or the one with HANDLE): the context stops the work; its waiter gets a CancelledError."
         case .inflight: "Ask the selected context what it is running (`mitogen.inflight`)."
         case .theme: "Switch to themes/NAME.theme."
         case .filter: "Filter the context tree by name, method or state."
+        case .inventory: "Load an inventory (Ansible INI or YAML, or chains under [group] headers) for @group."
+        case .mark: "Mark the contexts the tree filter matches (none: unmark all); :call then runs on every marked one."
         case .help: "Show the keys."
         case .quit: "Quit (asks first while contexts are connected)."
         case .timeout: "Give calls to the selected context a deadline (it travels with each call and cancels it there), or none."
@@ -42,6 +46,11 @@ package enum ConsoleCommandName: String, CaseIterable, Sendable {
 /// A parsed command line.
 package enum ParsedCommand: Equatable, Sendable {
     case open(ChainSpec, underSelected: Bool)
+    /// Many targets: a pattern, `@group` or chains joined by `;`.
+    case openMany(String)
+    case inventory(String)
+    /// Mark the tree filter's matches (true) or unmark everything (false).
+    case mark(Bool)
     case call(CallExpression, text: String)
     case shutdown(subtree: Bool)
     case cancel(handle: UInt32?)
@@ -82,6 +91,16 @@ package enum CommandParser {
         switch name {
         case .open:
             guard !rest.isEmpty else { throw CommandError(description: "open needs a chain, e.g. :open local -> local") }
+            if FleetOpen.namesMany(rest) {
+                // Patterns are checked now; groups once the inventory is asked.
+                let texts = rest.split(separator: ";").map(String.init).filter { !$0.trimmingSpaces.hasPrefix("@") }
+                do {
+                    _ = try FleetSpec.expand(texts)
+                } catch {
+                    throw CommandError(description: "bad targets: \(error)")
+                }
+                return .openMany(rest)
+            }
             let spec: ChainSpec
             do {
                 spec = try ChainSpec.parse(rest)
@@ -110,6 +129,12 @@ package enum CommandParser {
             guard !rest.isEmpty else { throw CommandError(description: "theme needs a name, e.g. :theme light") }
             return .theme(rest)
         case .filter: return .filter(rest)
+        case .inventory:
+            guard !rest.isEmpty else { throw CommandError(description: "inventory needs a file, e.g. :inventory hosts.ini") }
+            return .inventory(rest)
+        case .mark:
+            guard rest.isEmpty || rest == "none" else { throw CommandError(description: "mark takes nothing or 'none', not '\(rest)'") }
+            return .mark(rest.isEmpty)
         case .help: return .help
         case .quit: return .quit
         case .timeout:

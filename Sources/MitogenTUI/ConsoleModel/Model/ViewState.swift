@@ -44,6 +44,9 @@ package struct ViewState: Sendable {
     package var resultsScroll = 0
     package var resultsAllContexts = false
 
+    // Fleets: marked contexts and the results table of a call on many
+    package var fleet = FleetView()
+
     // Whole screen
     package var readOnly = false
     /// ASCII glyphs instead of Unicode line drawing (non-UTF-8 locale).
@@ -78,6 +81,8 @@ package enum Overlay: Sendable {
     case prompt(Prompt)
     case confirm(ConfirmDialog)
     case form(Form)
+    /// The results table of a call on many contexts (FleetTable).
+    case fleet
 }
 
 /// What a prompt's text is for.
@@ -91,6 +96,8 @@ package enum PromptPurpose: Equatable, Sendable {
     /// A question a connection tool asked that is not the password (a
     /// one-time code, a key passphrase); answered without echo.
     case toolQuestion(id: Int)
+    /// The results table's filter.
+    case fleetFilter
 }
 
 /// A one-line input on the status row.

@@ -145,6 +145,7 @@ package enum FrameRenderer {
         case .help(let scroll): Overlays.help(&lines, state: state, scroll: scroll, layout: layout)
         case .confirm(let dialog): Overlays.confirm(&lines, dialog, layout: layout)
         case .form(let form): cursor = Overlays.form(&lines, form, layout: layout)
+        case .fleet: FleetTableRender.render(&lines, state: state, layout: layout, now: input.snapshot.time)
         default: break
         }
         return (Frame(lines: lines, cursor: cursor), outcome)

@@ -39,7 +39,9 @@ package enum Panes {
             var line = Line()
             let guide = row.prefix + marker
             line.append(guide, .treeGuide)
-            line.append(TextWidth.padded(TextWidth.truncated(c.name, columns: max(1, nameWidth - TextWidth.width(guide)), ascii: state.ascii), max(0, nameWidth - TextWidth.width(guide))))
+            // A context marked for `:call` on many shows a leading '*'.
+            let marked = state.fleet.marked.contains(c.id)
+            line.append(TextWidth.padded(TextWidth.truncated((marked ? "*" : "") + c.name, columns: max(1, nameWidth - TextWidth.width(guide)), ascii: state.ascii), max(0, nameWidth - TextWidth.width(guide))), marked ? .mark : .base)
             line.append(" " + TextWidth.padded(c.method, 8) + " " + TextWidth.padded(String(c.id), 6, right: true) + " ")
             line.append(TextWidth.padded(c.pid.map { String($0) } ?? "-", 8, right: true) + " ")
             line.append(TextWidth.padded(TextWidth.truncated(c.state.description, columns: 18, ascii: state.ascii), 18), stateRole)
