@@ -115,4 +115,69 @@ struct FleetHostsTests {
         let missing = try call(["--inventory", dir + "/hosts.yml", "@nope", "os.getuid()"])
         #expect(missing.status == .exited(64))
     }
+
+    /// The console: `:inventory`, `:open @web` (each host under its name,
+    /// marked), `:call` on all of them while one context is stopped: the
+    /// table shows the others' results, the straggler and the progress, then
+    /// the full result, folding and the straggler's late answer.
+    @Test func consoleResultsTableOverTheHosts() throws {
+        try warm()
+        let dir = NSTemporaryDirectory() + "fleet-tui-\(getpid())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var ini = "[web]\n"
+        for i in 1...8 { ini += "web0\(i) ansible_host=\(FleetHosts.address(i))\n" }
+        ini += "[web:vars]\nansible_user=mitogen-key\nansible_ssh_common_args=\"-F \(FleetHosts.sshConfig)\"\n"
+        try ini.write(toFile: dir + "/hosts.ini", atomically: true, encoding: .utf8)
+
+        let t = try TmuxDriver(width: 160, height: 45, args: ["--slow-after", "1"])
+        defer { t.close() }
+        guard t.waitFor("connected") != nil else { return }
+        t.keys(":")
+        t.type("inventory \(dir)/hosts.ini")
+        t.keys("Enter")
+        t.waitFor("8 hosts; groups web")
+        t.keys(":")
+        t.type("open @web")
+        t.keys("Enter")
+        guard t.waitFor("opened 8 targets, all marked", timeout: 60) != nil else { return }
+        guard let s = t.waitFor("*web08") else { return }
+        #expect((1...8).allSatisfy { s.contains("*web0\($0)") }, "\(s)")
+
+        // Stop web03's context: its call cannot answer until it is continued.
+        // The tree row reads: name, method, id, pid.
+        let row = s.split(separator: "\n").first { $0.contains("*web03") }?.split(separator: " ") ?? []
+        guard let m = row.firstIndex(of: "ssh"), m + 2 < row.count, let pid = Int32(row[m + 2]) else {
+            Issue.record("no pid for web03 in\n\(s)")
+            return
+        }
+        kill(pid, SIGSTOP)
+        defer { kill(pid, SIGCONT) }
+        t.keys(":")
+        t.type("call os.getuid()")
+        t.keys("Enter")
+        guard let table = t.waitFor("7/8 done, 0 failed, 1 slow", timeout: 30) else { return }
+        #expect(table.contains("HOST"))
+        for i in [1, 2, 4, 5, 6, 7, 8] {
+            #expect(table.range(of: "web0\(i) +ok +[0-9.ms]+ +\(uid)", options: .regularExpression) != nil, "\(table)")
+        }
+        #expect(table.range(of: "!web03 +pending", options: .regularExpression) != nil, "\(table)")
+        // Fold identical results; sort by state puts the straggler first.
+        t.keys("z")
+        #expect(t.waitUntil("folded rows") { $0.range(of: "web\\[01-02,04-08\\] +ok", options: .regularExpression) != nil } != nil)
+        t.keys("s")
+        t.waitFor("sort: state")
+        // The straggler answers once continued.
+        kill(pid, SIGCONT)
+        guard t.waitFor("8/8 done, 0 failed, 0 slow", timeout: 30) != nil else { return }
+        #expect(t.waitUntil("one folded row") { $0.range(of: "web\\[01-08\\] +ok", options: .regularExpression) != nil } != nil)
+        // Enter opens the selected row's whole result; Esc closes it, then the table.
+        t.keys("Enter")
+        t.waitUntil("the detail") { $0.range(of: "web\\[01-08\\]  ok", options: .regularExpression) != nil }
+        t.keys("Escape")
+        t.waitFor("ELAPSED")
+        t.keys("Escape")
+        t.waitGone("ELAPSED")
+        t.quitCleanly(allowingStderrNotice: true)
+    }
 }

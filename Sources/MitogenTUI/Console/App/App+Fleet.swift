@@ -44,11 +44,21 @@ extension App {
             let hint = error.message.hasPrefix("no group named") && inventory == nil ? " (load one with :inventory FILE)" : ""
             return setStatus("bad targets: \(error)\(hint)", error: true)
         }
+        // Each target's last hop is named by its label (web01, not ssh.10.0.0.1), unless named already.
+        let named = targets.map { target -> FleetTarget in
+            var target = target
+            if let last = target.chain.hops.indices.last, target.chain.hops[last].option("name") == nil,
+                target.label != target.chain.description
+            {
+                target.chain.hops[last].options.append(HopOption(key: "name", value: target.label))
+            }
+            return target
+        }
         setStatus("opening \(targets.count) targets")
         let router = self.router
         let wake = self.wake
         runDetached {
-            let results = router.fanOut(FleetTree(targets: targets), calls: [], options: FleetOptions())
+            let results = router.fanOut(FleetTree(targets: named), calls: [], options: FleetOptions())
             let contexts = results.compactMap { $0.context?.contextID }
             let failures = results.compactMap { r in r.connectError.map { "\(r.label): \($0)" } }
             wake.post(.fleet(.opened(contexts: contexts, failures: failures)))
