@@ -8,7 +8,7 @@ set -eu
 cd "$(dirname "$0")/.."
 
 need=""
-for pkg in libncurses-dev libssh2-1-dev openssh-server openssh-client sudo opendoas busybox-static rsync tmux xz-utils zstd gzip procps util-linux; do
+for pkg in libncurses-dev libssh2-1-dev openssh-server openssh-client sudo opendoas busybox-static rsync tmux xz-utils zstd gzip procps util-linux iproute2; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need="$need $pkg"
 done
 if [ -n "$need" ]; then
