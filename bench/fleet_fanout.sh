@@ -18,11 +18,15 @@ count=$(scripts/test-netns.sh start "$dir" 22)
 first=11
 last=$((10 + count))
 hosts=$(seq $first $last | sed 's/^/10.77.0./' | tr '\n' ' ')
-pattern="ssh:mitogen-key@10.77.0.[$first-$last]?identity_file=$key&ssh_args=-o%20UserKnownHostsFile=$dir/known_hosts"
 tui=.build/release/mitogen-tui
 python=${MITOGEN_PYTHON:-.venv/bin/python}
 work=$(mktemp -d /tmp/mitogen-fleet-bench.XXXXXX)
 trap 'rm -rf "$work"' EXIT
+# One known_hosts line per address: the libssh2 transport does not match the
+# wildcard line ("10.77.0.*") the test hosts' file uses.
+for h in $hosts; do echo "$h $(cut -d' ' -f1,2 "$dir/ssh_host_ed25519_key.pub")"; done >"$work/known_hosts"
+known=$work/known_hosts
+pattern="ssh:mitogen-key@10.77.0.[$first-$last]?identity_file=$key&ssh_args=-o%20UserKnownHostsFile=$known"
 
 # measure NAME CMD...: REPS runs; prints "NAME  median_s  user+sys_s  peak_rss_MiB"
 # (medians of each column, from /usr/bin/time; the master's own process and
@@ -52,7 +56,7 @@ echo "$count hosts, $reps runs each; medians of elapsed, CPU (user+sys, with its
 measure "mitogen-tui (OpenSSH)" "$tui" call --forks 50 "$pattern" 'os.getpid()'
 measure "mitogen-tui (libssh2)" "$tui" call --forks 50 --ssh-transport libssh2 "$pattern" 'os.getpid()'
 # shellcheck disable=SC2086
-measure "Python Mitogen 0.3.54" "$python" bench/peer_mitogen_fleet.py --key=$key --known-hosts=$dir/known_hosts $hosts
+measure "Python Mitogen 0.3.54" "$python" bench/peer_mitogen_fleet.py --key=$key --known-hosts=$known $hosts
 
 if [ ! -x /tmp/mitogen-ansible-venv/bin/ansible ]; then
     python3 -m venv /tmp/mitogen-ansible-venv >/dev/null 2>&1 &&
@@ -65,7 +69,7 @@ if [ -x /tmp/mitogen-ansible-venv/bin/ansible ]; then
         echo "[fleet:vars]"
         echo "ansible_user=mitogen-key"
         echo "ansible_ssh_private_key_file=$key"
-        echo "ansible_ssh_common_args=-o UserKnownHostsFile=$dir/known_hosts"
+        echo "ansible_ssh_common_args=-o UserKnownHostsFile=$known"
         echo "ansible_python_interpreter=/usr/bin/python3"
     } >"$work/inventory"
     measure "ansible -m ping -f 50" /tmp/mitogen-ansible-venv/bin/ansible all -i "$work/inventory" -m ping -f 50

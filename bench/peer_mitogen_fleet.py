@@ -28,7 +28,7 @@ def main(argv):
             context = router.ssh(
                 hostname=host, username='mitogen-key', identity_file=key,
                 ssh_args=['-o', 'UserKnownHostsFile=' + known, '-o', 'GlobalKnownHostsFile=/dev/null'],
-                connect_timeout=60)
+                connect_timeout=60, python_path='/usr/bin/python3')
             return context.call(os.getpid)
         with concurrent.futures.ThreadPoolExecutor(forks) as pool:
             results = list(pool.map(one, hosts))
