@@ -46,6 +46,24 @@ import MitogenLib
         }
     }
 
+    /// Two first stages that miss at once both rename their copy into place;
+    /// the hop that lost runs a file whose /proc/self/exe link now reads
+    /// "… (deleted)". It must still serve its binary and start a fork server.
+    @Test func hopWhoseCacheFileWasReplacedStillStartsChildren() throws {
+        try withFreshCache { dir, router in
+            let hop = try router.local(name: "hop")
+            let exe: String = try hop.call("os.readlink", "/proc/self/exe")
+            let copy = exe + ".racing"
+            #expect(system("cp '\(exe)' '\(copy)' && mv '\(copy)' '\(exe)'") == 0)
+            let after: String = try hop.call("os.readlink", "/proc/self/exe")
+            #expect(after == exe + " (deleted)")
+            let below = try router.local(name: "below", via: hop)
+            #expect(try below.call("os.getpid") as Int > 0)
+            let forked = try router.fork(via: hop, name: "forked")
+            #expect(try forked.call("os.getpid") as Int > 0)
+        }
+    }
+
     @Test func cacheDirectoryWritableByOthersIsRefused() throws {
         try withFreshCache { dir, router in
             #expect(mkdir(dir + "/mitogen", 0o777) == 0)

@@ -285,10 +285,13 @@ enum ChildBinaryCache {
             if let c { return c }
             do {
                 let made: ChildBinary
+                // "/proc/self/exe", not the path it links to: a concurrent first
+                // stage may have renamed a fresh copy over our cache file, and
+                // the link then names a "(deleted)" file no open can reach.
                 if !Mitogen.isMaster, let hash = Mitogen.childHash {
-                    made = try ChildBinary(path: ownExecutablePath() ?? "/proc/self/exe", knownHash: hash)
+                    made = try ChildBinary(path: "/proc/self/exe", knownHash: hash)
                 } else if !Mitogen.isMaster {
-                    made = try ChildBinary(path: ownExecutablePath() ?? "/proc/self/exe")
+                    made = try ChildBinary(path: "/proc/self/exe")
                 } else {
                     made = try ChildBinary(path: ChildBinary.locate())
                 }

@@ -48,7 +48,9 @@ final class ForkServer: Sendable {
 
     private init() throws {
         let path: String
-        do { path = Mitogen.isMaster ? try ChildBinary.locate() : ownExecutablePath() ?? "/proc/self/exe" } catch { throw StreamError("cannot start the fork server: \(error)", kind: .refused) }
+        // In a child, "/proc/self/exe": the path it links to may read "… (deleted)"
+        // once a concurrent first stage has renamed a fresh copy over our cache file.
+        do { path = Mitogen.isMaster ? try ChildBinary.locate() : "/proc/self/exe" } catch { throw StreamError("cannot start the fork server: \(error)", kind: .refused) }
         let (mine, theirs) = try FileDescriptor.socketPair()
         let devnull: FileDescriptor
         do {
