@@ -20,6 +20,9 @@ import Testing
         #expect(hosts.map(\.label) == ["web01.example.com", "web02.example.com"])
         let db = try FleetSpec.expand(["ssh:bastion -> ssh:db[1-3]", "local"])
         #expect(texts(db) == ["db1=ssh:bastion -> ssh:db1", "db2=ssh:bastion -> ssh:db2", "db3=ssh:bastion -> ssh:db3", "local=local"])
+        // Without a pattern, the last ssh hop's host names the target.
+        let plain = try FleetSpec.expand(["ssh:bastion -> ssh:u@db9:2222 -> sudo:root", "ssh:web[1-2] -> sudo:root", "docker:box"])
+        #expect(plain.map(\.label) == ["db9", "web1", "web2", "docker:box"])
         // Options are never expanded; percent escapes stay literal.
         let literal = try FleetSpec.expand(["ssh:h%5B1-2%5D?ssh_args=-o%20X=[1-2]"])
         #expect(literal.count == 1 && literal[0].chain.hops[0].target == "h[1-2]")

@@ -54,6 +54,48 @@ struct FleetHostsTests {
         #expect(r.seconds < 15, "took \(r.seconds) s")
     }
 
+    /// Every hop through sudo, and three hosts failing three ways in the same
+    /// run: one black-holed, one whose sshd is stopped, one whose sudo shows
+    /// its prompt, takes the password and then never answers (no real sudo
+    /// does that on demand, so that host's `sudo_path` is a stub that checks
+    /// its argv). Each ends in its own timeout; the others' results arrive.
+    @Test func sudoPromptThatNeverAnswersTimesOutAlone() throws {
+        try warm()
+        defer { FleetHosts.repair() }
+        let stub = FleetHosts.directory + "/hang-sudo"
+        try """
+            #!/bin/sh
+            # A sudo that prompts and then never answers (FleetHostsTests).
+            [ "$1" = -p ] && [ "$3" = -u ] && [ "$4" = mitogen-alice ] && [ "$5" = -- ] \\
+                || { echo "hang-sudo: unexpected argv: $*" >&2; exit 97; }
+            printf '%s' "$2" >/dev/tty
+            IFS= read -r password </dev/tty
+            exec sleep 120
+
+            """.write(toFile: stub, atomically: true, encoding: .utf8)
+        chmod(stub, 0o755)
+        defer { unlink(stub) }
+        try FleetHosts.blackHole(18)
+        try FleetHosts.stopSSHD(19)
+        let ssh = "?ssh_args=-F%20\(FleetHosts.sshConfig)"
+        let targets = "ssh:mitogen-bob@fleet[01-19]\(ssh) -> sudo:mitogen-alice; ssh:mitogen-bob@fleet20\(ssh) -> sudo:mitogen-alice?sudo_path=\(stub)&password=env:HANG_PW"
+        let start = Date()
+        let r = try runCapturing(
+            ["/bin/sh", "-c", "exec \"$0\" call --gather --timeout 3 --connect-timeout 5 \"$@\" 2>/dev/null", Self.tui, targets, "os.getuid()"],
+            environment: ["HANG_PW=never-checked"])
+        let seconds = Date().timeIntervalSince(start)
+        let hostName = ProcessInfo.processInfo.hostName
+        let alice = Int(getpwnam("mitogen-alice").pointee.pw_uid)
+        #expect(r.status == .exited(1))
+        #expect(r.output == """
+            fleet[01-17]: \(alice)
+            fleet[18-19]: error: Connection timed out. (after 5.0 s, while connecting)
+            fleet20: error: error occurred on host \(hostName): Connection timed out. (after 5.0 s, while authenticating)
+
+            """)
+        #expect(seconds < 15, "took \(seconds) s")
+    }
+
     @Test func jsonHasOneObjectPerHostAndCall() throws {
         try warm()
         defer { FleetHosts.repair() }

@@ -126,9 +126,12 @@ extension Router {
                 let message = Self.connectMessage(error, hop: hop)
                 onEvent?(.connectFailed(node: index, message))
                 for t in tree.targets(under: index) {
-                    let own = tree.endNode[t] == index
+                    // "via hop:" only where the label does not already name the hop
+                    // (a shared bastion, not `fleet18`'s own ssh under its sudo).
+                    let label = tree.targets[t].label
+                    let named = tree.endNode[t] == index || node.hop.host == label || node.hop.target == label
                     let result = run.finish(
-                        t, label: tree.targets[t].label, error: own ? message : "via \(node.hop.method):\(node.hop.target ?? ""): \(message)",
+                        t, label: label, error: named ? message : "via \(node.hop.method):\(node.hop.target ?? ""): \(message)",
                         elapsed: monotonicNow() - start)
                     onEvent?(.targetDone(result))
                 }

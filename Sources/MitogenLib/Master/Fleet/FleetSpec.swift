@@ -23,9 +23,10 @@ public enum FleetSpec {
     /// The targets `texts` name, in order, duplicates (same chain) dropped.
     ///
     /// A target's label is the host (for ssh) or target of each hop that held
-    /// a pattern, joined by ` -> `; for a chain without a pattern, the whole
-    /// chain. `@group` targets keep the inventory's labels. Labels that clash
-    /// fall back to the chain's text.
+    /// a pattern, joined by ` -> `; for a chain without a pattern, the host
+    /// of its last ssh hop (`ssh:web1 -> sudo:root` is `web1`, as a pattern's
+    /// target would be), else the whole chain. `@group` targets keep the
+    /// inventory's labels. Labels that clash fall back to the chain's text.
     /// - Parameters:
     ///   - groups: the targets of a group by name, nil for an unknown group.
     ///   - limit: the most targets in all.
@@ -88,7 +89,11 @@ public enum FleetSpec {
             }
             heads = next
         }
-        return heads.map { $0.label.isEmpty ? FleetTarget(label: $0.chain.description, chain: $0.chain) : $0 }
+        return heads.map { head in
+            guard head.label.isEmpty else { return head }
+            let host = head.chain.hops.last { $0.host != nil }?.host
+            return FleetTarget(label: host ?? head.chain.description, chain: head.chain)
+        }
     }
 
     /// The hops one hop text expands to, each with its label when the
