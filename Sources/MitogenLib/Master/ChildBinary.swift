@@ -82,7 +82,8 @@ package final class ChildBinary: Sendable {
     /// Size of the uncompressed executable in bytes.
     package var size: Int { raw.count }
 
-    /// Reads and hashes the executable at `path`.
+    /// Reads and hashes the executable at `path` (the hash comes from
+    /// ``ChildHashCache`` when this very file was hashed before).
     ///
     /// - Parameters:
     ///   - path: The `mitogen-child` executable (see ``locate()``).
@@ -98,8 +99,10 @@ package final class ChildBinary: Sendable {
         self.path = path
         self.platform = platform
         self.formCacheDirectory = formCacheDirectory
-        self.raw = try readBinary(path)
-        self.hash = SHA256.hexDigest(of: raw)
+        let file: (bytes: [UInt8], version: FileVersion)
+        do { file = try readWholeFileAndVersion(path) } catch { throw ChildBinaryError(reading: path, error) }
+        self.raw = file.bytes
+        self.hash = ChildHashCache.hash(of: file.bytes, version: file.version, directory: formCacheDirectory)
     }
 
     /// Reads the executable at `path` whose hash is already known (an
@@ -241,8 +244,15 @@ private func readBinary(_ path: String) throws(ChildBinaryError) -> [UInt8] {
     do {
         return try readWholeFile(path)
     } catch {
+        throw ChildBinaryError(reading: path, error)
+    }
+}
+
+extension ChildBinaryError {
+    /// `cannot open|read PATH: reason`.
+    init(reading path: String, _ error: SystemError) {
         let step = error.operation.hasPrefix("open") ? "open" : "read"
-        throw ChildBinaryError(.unreadable, "cannot \(step) \(path)", errno: error.errno)
+        self.init(.unreadable, "cannot \(step) \(path)", errno: error.errno)
     }
 }
 
