@@ -91,19 +91,20 @@ final class SSH2Session: @unchecked Sendable {
         }
         let side = BrokerSide(fd: fd, keepAlive: false)
         self.side = side
-        broker.startTransmit(side) { [self] in step() }
+        broker.startTransmit(side) { [self] in step(socketReady: true) }
     }
 
     // MARK: The state machine
 
     /// Advances as far as the socket allows. Broker thread.
-    func step() {
+    /// - Parameter socketReady: the socket itself woke us (not a local side).
+    func step(socketReady: Bool = false) {
         switch phase {
         case .tcp: stepTCP()
         case .handshake: stepHandshake()
         case .auth: stepAuth()
         case .channel, .exec: stepChannel()
-        case .running: pump?.pump()
+        case .running: pump?.pump(socketReady: socketReady)
         case .asking, .lent, .closed: return
         }
     }
@@ -202,13 +203,13 @@ final class SSH2Session: @unchecked Sendable {
         if read {
             broker.startReceive(side) { [self] in
                 pump?.sawInbound()
-                step()
+                step(socketReady: true)
             }
         } else {
             broker.stopReceive(side)
         }
         if directions & LIBSSH2_SESSION_BLOCK_OUTBOUND != 0 {
-            broker.startTransmit(side) { [self] in step() }
+            broker.startTransmit(side) { [self] in step(socketReady: true) }
         } else {
             broker.stopTransmit(side)
         }

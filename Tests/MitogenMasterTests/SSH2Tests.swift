@@ -64,6 +64,26 @@ struct SSH2Tests {
         }
     }
 
+    /// Several MiB each way, larger than the pump's chunk and the channel
+    /// window, and calls answered after them: nothing stalls or is lost when
+    /// the pump reads a side again only after a full chunk.
+    @Test func megabytesEachWayThenSmallCalls() throws {
+        try withTestRouter { router in
+            let ctx = try ssh(router, "mitogen-key")
+            let big = (0..<(5 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ $0 >> 9) }
+            #expect(try ctx.callValue("mitogen.echo", args: [.bytes(big)], timeout: 30) == .bytes(big))
+            for i in 0..<50 {
+                #expect(try ctx.callValue("mitogen.echo", args: [.int(i)], timeout: 10) == .int(i))
+            }
+            // Output on the child's stderr (the other channel stream) as well.
+            let out = try ctx.callValue(
+                "subprocess.check_output", args: ["head -c 3000000 /dev/zero | tr '\\0' x; head -c 100000 /dev/zero >&2"],
+                kwargs: ["shell": true], timeout: 30)
+            #expect(out == .bytes([UInt8](repeating: UInt8(ascii: "x"), count: 3_000_000)))
+            #expect(try ctx.callValue("os.getuid", timeout: 10).intValue == uid("mitogen-key"))
+        }
+    }
+
     @Test func anAgentsKey() throws {
         let dir = makeTempDirectory("mitogen-agent")
         let socket = dir + "/agent.sock"
