@@ -96,6 +96,18 @@ struct FleetHostsTests {
         #expect(seconds < 15, "took \(seconds) s")
     }
 
+    /// One chain without a pattern keeps the one-context output (the bare
+    /// result), though a fleet would label it `fleet01`; a pattern naming
+    /// one host is a fleet.
+    @Test func aPlainChainPrintsJustItsResult() throws {
+        try warm()
+        let plain = try call(["ssh:fleet01?ssh_args=-F%20\(FleetHosts.sshConfig)", "os.getuid()"])
+        #expect(plain.status == .exited(0))
+        #expect(plain.output.hasPrefix("\(uid)\n"), "\(plain.output)")
+        let one = try call(["ssh:fleet[01]?ssh_args=-F%20\(FleetHosts.sshConfig)", "os.getuid()"])
+        #expect(one.output == "fleet01: \(uid)\n1 host: 1 ok, 0 failed\n")
+    }
+
     @Test func jsonHasOneObjectPerHostAndCall() throws {
         try warm()
         defer { FleetHosts.repair() }

@@ -30,7 +30,8 @@ extension CallCommand {
             let hint = error.message.hasPrefix("no group named") && loaded == nil ? " (give --inventory FILE)" : ""
             throw ValidationError("bad targets: \(error)\(hint)")  // never echo the text: it may hold a password
         }
-        let plain = targets.count == 1 && targets[0].label == targets[0].chain.description && texts.count == 1
+        // One chain that expanded to itself (no pattern, no group).
+        let plain = texts.count == 1 && targets.count == 1 && (try? ChainSpec.parse(texts[0])) == targets[0].chain
         return plain && !gather && inventory == nil ? nil : targets
     }
 
