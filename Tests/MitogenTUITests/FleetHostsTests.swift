@@ -96,6 +96,23 @@ struct FleetHostsTests {
         #expect(seconds < 15, "took \(seconds) s")
     }
 
+    /// `password=ask` in a fan-out asks once on the terminal, without echo,
+    /// for every host that shares the method and user (a real sudo that
+    /// wants alice's password on four hosts). One answer is typed: a second
+    /// question would wait for another and the hosts would never finish.
+    @Test func passwordAskAsksOnceForAllHosts() throws {
+        try warm()
+        let targets = "ssh:mitogen-alice@fleet[01-04]?ssh_args=-F%20\(FleetHosts.sshConfig) -> sudo:root?password=ask"
+        let t = try TmuxDriver(width: 160, height: 60, args: ["call", "--gather", "--connect-timeout", "30", targets, "os.getuid()"])
+        defer { t.close() }
+        guard t.waitFor("password for sudo:root (every host):", timeout: 30) != nil else { return }
+        t.type("alice-secret")
+        t.keys("Enter")
+        guard let s = t.waitFor("4 hosts: 4 ok, 0 failed", timeout: 30) else { return }
+        #expect(s.contains("fleet[01-04]: 0"), "\(s)")
+        #expect(!s.contains("alice-secret"), "the password was echoed:\n\(s)")
+    }
+
     /// One chain without a pattern keeps the one-context output (the bare
     /// result), though a fleet would label it `fleet01`; a pattern naming
     /// one host is a fleet.

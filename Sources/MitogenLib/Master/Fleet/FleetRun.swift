@@ -27,11 +27,40 @@ public struct FleetOptions: Sendable {
     /// Seconds each connection may take, for hops without a
     /// `connect_timeout=` of their own; nil: the method's default (30 s).
     public var connectTimeout: Double?
+    /// Answers the `password=ask` hops, given a label such as `sudo:root`.
+    /// It is asked once per method and user, however many hosts share them
+    /// (as Ansible's `--ask-become-pass`), one question at a time; nil
+    /// (or no callback) fails those hops.
+    public var askPassword: (@Sendable (String) -> String?)?
 
-    public init(forks: Int = 50, callTimeout: Double? = 60, connectTimeout: Double? = nil) {
+    public init(
+        forks: Int = 50, callTimeout: Double? = 60, connectTimeout: Double? = nil,
+        askPassword: (@Sendable (String) -> String?)? = nil
+    ) {
         self.forks = forks
         self.callTimeout = callTimeout
         self.connectTimeout = connectTimeout
+        self.askPassword = askPassword
+    }
+}
+
+/// The answers to `password=ask` in one fan-out: one question per method and
+/// user, asked by the first worker that needs it while the others wait.
+private final class FleetPasswords: Sendable {
+    private let ask: (@Sendable (String) -> String?)?
+    private let answers = Lock<[String: String?]>([:])
+
+    init(_ ask: (@Sendable (String) -> String?)?) { self.ask = ask }
+
+    /// The answer for `hop`, asking if nobody has yet.
+    func answer(for hop: Hop) -> String? {
+        let label = hop.method + (hop.user.map { ":" + $0 } ?? "")
+        return answers.withLock { known in
+            if let answer = known[label] { return answer }
+            let answer = ask?(label)
+            known[label] = .some(answer)
+            return answer
+        }
     }
 }
 
@@ -97,8 +126,8 @@ extension Router {
     /// else. Each connection ends within its connect timeout and each call
     /// within `callTimeout`, so a host that black-holes its packets or is
     /// stopped ends in its own error while the others' results arrive.
-    /// Passwords come from `password=env:NAME`; `password=ask` fails the hop
-    /// (nobody to ask among many).
+    /// Passwords come from `password=env:NAME`, or for `password=ask` from
+    /// `options.askPassword`, once per method and user.
     /// - Parameter onEvent: called from worker threads as things happen.
     public func fanOut(
         _ tree: FleetTree, calls: [FleetCall], options: FleetOptions = FleetOptions(),
@@ -106,6 +135,7 @@ extension Router {
     ) -> [FleetHostResult] {
         let start = monotonicNow()
         let run = FleetRunState(tree: tree)
+        let passwords = FleetPasswords(options.askPassword)
         let queue = Latch<Int>()
         for root in tree.roots { try? queue.put(root) }
         let pending = Atomic<Int>(tree.roots.count)
@@ -121,7 +151,7 @@ extension Router {
             let context: Context
             do {
                 let via = node.parent.flatMap { run.context(of: $0) }
-                context = try connect(chain: ChainSpec(hops: [hop]), via: via)
+                context = try connect(chain: ChainSpec(hops: [hop]), via: via, askPassword: { _, hop in passwords.answer(for: hop) })
             } catch {
                 let message = Self.connectMessage(error, hop: hop)
                 onEvent?(.connectFailed(node: index, message))

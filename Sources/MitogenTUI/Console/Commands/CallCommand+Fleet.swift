@@ -39,7 +39,13 @@ extension CallCommand {
         guard forks >= 1 else { throw ValidationError("--forks must be at least 1") }
         let parsed = try parsedCalls()
         let calls = parsed.map { FleetCall(function: $0.function, args: $0.args, kwargs: $0.kwargs) }
-        let options = FleetOptions(forks: forks, callTimeout: timeout ?? 60, connectTimeout: connectTimeout)
+        let options = FleetOptions(
+            forks: forks, callTimeout: timeout ?? 60, connectTimeout: connectTimeout,
+            askPassword: { label in
+                // getpass(3): /dev/tty with echo off. One question per method and
+                // user serves every host (FleetOptions.askPassword).
+                getpass("password for \(label) (every host): ").map { String(cString: $0) }
+            })
         let tree = FleetTree(targets: targets)
         let results = try runWithRouter { router in router.fanOut(tree, calls: calls, options: options) }
         let lines =
