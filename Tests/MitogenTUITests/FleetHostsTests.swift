@@ -113,6 +113,23 @@ struct FleetHostsTests {
         #expect(!s.contains("alice-secret"), "the password was echoed:\n\(s)")
     }
 
+    /// The console's `:open` of a pattern asks the same one question.
+    @Test func consoleOpenOfAPatternAsksOnce() throws {
+        try warm()
+        let t = try TmuxDriver(width: 160, height: 40)
+        defer { t.close() }
+        guard t.waitFor("connected") != nil else { return }
+        t.keys(":")
+        t.type("open ssh:mitogen-alice@fleet[05-07]?ssh_args=-F%20\(FleetHosts.sshConfig) -> sudo:root?password=ask")
+        t.keys("Enter")
+        guard t.waitFor("password for sudo:root (every host):", timeout: 30) != nil else { return }
+        t.type("alice-secret")
+        t.keys("Enter")
+        guard let s = t.waitFor("opened 3 targets, all marked", timeout: 30) else { return }
+        #expect((5...7).allSatisfy { s.contains("*fleet0\($0)") }, "\(s)")
+        t.quitCleanly(allowingStderrNotice: true)
+    }
+
     /// One chain without a pattern keeps the one-context output (the bare
     /// result), though a fleet would label it `fleet01`; a pattern naming
     /// one host is a fleet.

@@ -58,7 +58,9 @@ extension App {
         let router = self.router
         let wake = self.wake
         runDetached {
-            let results = router.fanOut(FleetTree(targets: named), calls: [], options: FleetOptions())
+            // password=ask: one question per method and user for every host.
+            let options = FleetOptions(askPassword: { wake.askOperator("password for \($0) (every host):") })
+            let results = router.fanOut(FleetTree(targets: named), calls: [], options: options)
             let contexts = results.compactMap { $0.context?.contextID }
             let failures = results.compactMap { r in r.connectError.map { "\(r.label): \($0)" } }
             wake.post(.fleet(.opened(contexts: contexts, failures: failures)))

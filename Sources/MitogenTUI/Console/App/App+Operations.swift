@@ -81,12 +81,7 @@ extension App {
             do {
                 let context = try router.connect(
                     chain: chain, via: via, askPassword: { hop, _ in passwords[hop - 1] },
-                    promptCallback: { prompt in
-                        // Ask the operator on the UI thread; give up after five minutes.
-                        let answer = Latch<String?>()
-                        wake.post(.toolQuestion(prompt: prompt, answer: answer))
-                        return (try? answer.get(timeout: 300)) ?? nil
-                    })
+                    promptCallback: { wake.askOperator($0) })
                 wake.post(.opened(chain: shown, contextID: context.contextID, name: context.name ?? String(context.contextID)))
             } catch {
                 wake.post(.openFailed(chain: shown, error: "\(error)"))

@@ -76,6 +76,17 @@ enum AppEvent: Sendable {
     case fleet(FleetUpdate)
 }
 
+extension WakePipe {
+    /// Asks the operator `prompt` without echo, from a worker thread: the UI
+    /// thread shows it and puts the answer. nil when declined, or after five
+    /// minutes with nobody answering.
+    func askOperator(_ prompt: String) -> String? {
+        let answer = Latch<String?>()
+        post(.toolQuestion(prompt: prompt, answer: answer))
+        return (try? answer.get(timeout: 300)) ?? nil
+    }
+}
+
 /// A failure of the console itself (not of a context), with the reason.
 struct ConsoleError: Error, CustomStringConvertible {
     var description: String
