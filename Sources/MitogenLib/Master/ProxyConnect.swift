@@ -30,6 +30,28 @@ extension Router {
         kwargs["method_name"] = .str(method)
         kwargs["kwargs"] = .kwargs(opts)
         if let password { kwargs["password"] = .secret(password.value) }
+        // The new context's row while the call is pending (see `ViaStageRow`).
+        let row = ViaStageRow(router: self, via: via, method: method, name: options.name)
+        let stageHandle = try addHandler(respondent: via) { row.receive($0) }
+        kwargs["stage_handle"] = .int(Int(stageHandle))
+        let context: Context
+        do {
+            context = try finishProxyConnect(via: via, method: method, kwargs: kwargs, options: options, row: row)
+        } catch {
+            row.finish(failure: (error as? StreamError)?.message ?? "\(error)")
+            try? delHandler(stageHandle)
+            throw error
+        }
+        try? delHandler(stageHandle)
+        if let noted = row.finish(failure: nil), noted != context.contextID {
+            observer.contextUpdated(noted) { $0.state = .failed("the intermediary reported another id: \(context.contextID)") }
+        }
+        return context
+    }
+
+    private func finishProxyConnect(
+        via: Context, method: String, kwargs: PyDict, options: ConnectionOptions, row: ViaStageRow
+    ) throws -> Context {
         let timeout = (options.connectTimeout ?? ConnectionOptions.defaultConnectTimeout) + 5
         let reply = try via.callValue("mitogen.parent._proxy_connect", kwargs: kwargs, timeout: timeout)
         guard let d = reply.dictValue else {
@@ -62,13 +84,15 @@ extension Router {
             try addRoute(targetID: id, viaID: via.contextID)
         }
         // The intermediary's text: made safe to show and log before it names anything.
-        let name = options.name ?? "\(via.name ?? String(via.contextID)).\(sanitizedForLog(childName, limit: Router.maxContextNameLength))"
+        let name = row.displayName(sanitizedForLog(childName, limit: Router.maxContextNameLength))
         let context = contextByID(id, viaID: via.contextID)
         context.setName(name)
+        // The row the stage notes made keeps its start time.
+        let since = row.id == id ? observer.context(id)?.since : nil
         observer.contextAdded(
             ContextInfo(
                 id: id, name: name, method: method, parentID: via.contextID, pid: d["pid"]?.intValue.flatMap { Int32(exactly: $0) },
-                state: .connected, since: monotonicNow(), uploadedBytes: d["uploaded"]?.intValue ?? 0))
+                state: .connected, since: since ?? monotonicNow(), uploadedBytes: d["uploaded"]?.intValue ?? 0))
         return context
     }
 }
@@ -92,10 +116,17 @@ package enum ProxyConnectFunction {
                 if key == "target" { target = value } else { options.append(HopOption(key: key, value: value)) }
             }
             if let name = kwargs["name"]?.stringValue { options.append(HopOption(key: "name", value: name)) }
+            // The caller's handle for stage notes (a master of this project sends one).
+            var watcher: (@Sendable (ContextInfo) -> Void)?
+            if let handle = kwargs["stage_handle"]?.intValue.flatMap({ UInt32(exactly: $0) }) {
+                let reporter = ViaStageReporter(router: router, callerID: ctx.callerID, handle: handle)
+                watcher = { reporter.report($0) }
+            }
             do {
                 let password = kwargs["password"]?.stringValue.map(Secret.init)
                 let child = try router.connect(
-                    hop: Hop(method: method, target: target, options: options), via: nil, password: password)
+                    hop: Hop(method: method, target: target, options: options), via: nil, password: password,
+                    promptCallback: nil, stageWatcher: watcher)
                 let info = router.observer.contexts.first { $0.id == child.contextID }
                 return .dict(
                     PyDict([

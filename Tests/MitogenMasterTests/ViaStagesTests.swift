@@ -1,0 +1,172 @@
+import Foundation
+import Glibc
+import MitogenLib
+import Testing
+import TestSupport
+
+@testable import MitogenCore
+@testable import MitogenMaster
+@testable import MitogenSys
+
+/// A context started `via` another shows in the master's tree while the
+/// intermediary starts it: its stage as the hop reports it, then connected
+/// with the same id, or failed with the error. The hop's `sudo` is a stub
+/// (`sudo_path=`) that checks its argv, prompts, reads the password and then
+/// hangs or goes on slowly, so the stages last long enough to be seen.
+@Suite(.serialized, .enabled(if: access("/bin/sh", X_OK) == 0, "needs /bin/sh"))
+struct ViaStagesTests {
+    /// A sudo stand-in: `-p PROMPT -u root --` or it exits 97; prompts on its
+    /// tty, reads a line, then runs `then` (shell text; "$@" is the command).
+    private func sudoStub(_ dir: String, then: String) throws -> String {
+        let path = dir + "/sudo"
+        try """
+            #!/bin/sh
+            [ "$1" = -p ] && [ "$3" = -u ] && [ "$4" = root ] && [ "$5" = -- ] \\
+                || { echo "stub sudo: unexpected argv: $*" >&2; exit 97; }
+            printf '%s' "$2" >/dev/tty
+            IFS= read -r password </dev/tty
+            shift 5
+            \(then)
+
+            """.write(toFile: path, atomically: true, encoding: .utf8)
+        chmod(path, 0o755)
+        return path
+    }
+
+    /// Runs `body` with a router and a sudo stub that ends with `then`.
+    private func withSudoStub(then: String, _ body: (Router, String) throws -> Void) throws {
+        let dir = makeTempDirectory("via-stages")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let stub = try sudoStub(dir, then: then)
+        try withTestRouter { router in try body(router, stub) }
+    }
+
+    /// Connects `chain` (one hop) under `via` on a thread of its own.
+    private func connectInBackground(_ router: Router, _ chain: String, via: Context) throws -> Latch<Result<UInt32, StreamError>> {
+        let hop = try ChainSpec.parse(chain).hops[0]
+        let done = Latch<Result<UInt32, StreamError>>()
+        Thread.detachNewThread {
+            do {
+                let c = try router.connect(hop: hop, via: via, password: Secret("typed-to-the-stub"))
+                try? done.put(.success(c.contextID))
+            } catch {
+                try? done.put(.failure(error as? StreamError ?? StreamError("\(error)")))
+            }
+        }
+        return done
+    }
+
+    /// Waits up to `timeout` s for a row under `parent` that `matches`.
+    private func waitForRow(
+        _ router: Router, under parent: UInt32, timeout: Double = 10, _ matches: (ContextInfo) -> Bool
+    ) -> ContextInfo? {
+        let end = monotonicNow() + timeout
+        while monotonicNow() < end {
+            if let row = router.observer.contexts.first(where: { $0.parentID == parent && matches($0) }) { return row }
+            usleep(20_000)
+        }
+        return nil
+    }
+
+    @Test func aHangingViaConnectShowsItsStageThenTheError() throws {
+        try withSudoStub(then: "exec sleep 60") { router, stub in
+            let hop = try router.local(connectTimeout: 20)
+            let started = monotonicNow()
+            let done = try connectInBackground(router, "sudo:root?sudo_path=\(stub)&connect_timeout=2", via: hop)
+            let pending = waitForRow(router, under: hop.contextID) { $0.state == .authenticating }
+            #expect(pending?.method == "sudo")
+            #expect(pending?.name == "\(hop.name ?? "").sudo.root")
+            #expect(pending.map { $0.pid.map { $0 > 0 } ?? false } == true, "the stub's pid on the intermediary")
+            // The connect has not answered yet: the row is there before the outcome.
+            #expect(done.isEmpty)
+            let outcome = try done.get(timeout: 15)
+            guard case .failure(let error) = outcome else {
+                Issue.record("the hanging stub connected: \(outcome)")
+                return
+            }
+            #expect(error.kind == .timeout)
+            #expect(monotonicNow() - started < 10)
+            let pendingID = try #require(pending?.id)
+            let row = try #require(router.observer.context(pendingID))
+            guard case .failed(let text) = row.state else {
+                Issue.record("the row was left \(row.state)")
+                return
+            }
+            #expect(text == error.message)
+            #expect(text.contains("Connection timed out. (after 2.0 s, while authenticating)"), "\(text)")
+        }
+    }
+
+    /// Two hops deep (`local -> local -> sudo`): the master calls the second
+    /// local, which reports the stages of the sudo it starts.
+    @Test func aNestedViaConnectShowsItsStagesThenConnectedUnderTheSameID() throws {
+        try withSudoStub(then: "sleep 1; exec \"$@\"") { router, stub in
+            let first = try router.local(connectTimeout: 20)
+            let second = try router.local(connectTimeout: 20, via: first)
+            let seen = Lock<[UInt32: [String]]>([:])
+            router.onChange { [observer = router.observer] in
+                for row in observer.contexts where row.parentID == second.contextID {
+                    seen.withLock { s in
+                        if s[row.id]?.last != row.state.description { s[row.id, default: []].append(row.state.description) }
+                    }
+                }
+            }
+            let done = try connectInBackground(router, "sudo:root?sudo_path=\(stub)&connect_timeout=10", via: second)
+            let pending = waitForRow(router, under: second.contextID) { $0.state == .authenticating }
+            #expect(pending?.method == "sudo")
+            #expect(done.isEmpty)
+            let id = try done.get(timeout: 15).get()
+            #expect(pending?.id == id)
+            let row = try #require(router.observer.context(id))
+            #expect(row.state == .connected)
+            #expect(row.since == pending?.since)
+            let states = seen.withLock { $0[id] } ?? []
+            #expect(states.first == "authenticating" || states.first == "connecting", "\(states)")
+            #expect(states.last == "connected", "\(states)")
+            #expect(try router.context(byID: id).callValue("os.getuid", timeout: 10).intValue == 0)
+        }
+    }
+
+    /// What the master takes from a hop: only its own notes, each field checked.
+    @Test func notesThatAreNotTheHopsOwnOrAreMalformedAreIgnored() throws {
+        try withTestRouter { router in
+            let hop = try router.local(connectTimeout: 20)
+            let row = ViaStageRow(router: router, via: hop, method: "sudo", name: nil)
+            func note(_ fields: [(String, Value)], auth: UInt32? = nil) -> Message {
+                var m = Message.pickled(.dict(PyDict(fields)), handle: 99)
+                m.srcID = hop.contextID
+                m.authID = auth ?? hop.contextID
+                return m
+            }
+            let before = router.observer.contexts
+            // Its own id, known already; an id never granted to it; another's authority.
+            row.receive(note([("id", .int(Int(hop.contextID))), ("name", "x"), ("stage", "connecting")]))
+            row.receive(note([("id", .int(4_000_000)), ("name", "x"), ("stage", "connecting")]))
+            row.receive(note([("id", .int(4_000_000)), ("name", "x"), ("stage", "connecting")], auth: 0))
+            #expect(router.observer.contexts == before)
+            #expect(row.id == nil)
+            // Malformed fields.
+            let bad: [[(String, Value)]] = [
+                [("id", .int(-1)), ("name", "x"), ("stage", "connecting")],
+                [("id", .int(1 << 40)), ("name", "x"), ("stage", "connecting")],
+                [("id", .int(7)), ("name", .str(String(repeating: "n", count: 600))), ("stage", "connecting")],
+                [("id", .int(7)), ("name", "x"), ("stage", "connected")],
+                [("id", .int(7)), ("name", "x"), ("stage", "uploading"), ("sent", .int(Int.max)), ("total", .int(Int.max))],
+                [("id", .int(7)), ("name", "x"), ("stage", "uploading"), ("sent", .int(5)), ("total", .int(4))],
+                [("id", .int(7)), ("name", "x"), ("stage", "connecting"), ("pid", .int(-3))],
+            ]
+            for fields in bad { #expect(ViaStageNote.decode(.dict(PyDict(fields))) == nil) }
+            let big = Message.pickled(.str(String(repeating: "z", count: 2000)), handle: 99).from(hop.contextID)
+            row.receive(big)
+            // A well-formed note decodes.
+            let good = ViaStageNote.decode(.dict(PyDict([
+                ("id", .int(7)), ("name", "sudo.root\u{1b}[2J"), ("pid", .int(12)), ("stage", "uploading"),
+                ("sent", .int(50)), ("total", .int(200)),
+            ])))
+            #expect(good?.id == 7)
+            #expect(good?.name.contains("\u{1b}") == false)
+            #expect(good?.state == .uploading(sent: 50, total: 200))
+            #expect(row.finish(failure: "x") == nil)
+        }
+    }
+}
