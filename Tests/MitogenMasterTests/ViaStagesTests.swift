@@ -15,29 +15,11 @@ import TestSupport
 /// hangs or goes on slowly, so the stages last long enough to be seen.
 @Suite(.serialized, .enabled(if: access("/bin/sh", X_OK) == 0, "needs /bin/sh"))
 struct ViaStagesTests {
-    /// A sudo stand-in: `-p PROMPT -u root --` or it exits 97; prompts on its
-    /// tty, reads a line, then runs `then` (shell text; "$@" is the command).
-    private func sudoStub(_ dir: String, then: String) throws -> String {
-        let path = dir + "/sudo"
-        try """
-            #!/bin/sh
-            [ "$1" = -p ] && [ "$3" = -u ] && [ "$4" = root ] && [ "$5" = -- ] \\
-                || { echo "stub sudo: unexpected argv: $*" >&2; exit 97; }
-            printf '%s' "$2" >/dev/tty
-            IFS= read -r password </dev/tty
-            shift 5
-            \(then)
-
-            """.write(toFile: path, atomically: true, encoding: .utf8)
-        chmod(path, 0o755)
-        return path
-    }
-
     /// Runs `body` with a router and a sudo stub that ends with `then`.
     private func withSudoStub(then: String, _ body: (Router, String) throws -> Void) throws {
         let dir = makeTempDirectory("via-stages")
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let stub = try sudoStub(dir, then: then)
+        let stub = try writeSudoStub(in: dir, then: then)
         try withTestRouter { router in try body(router, stub) }
     }
 

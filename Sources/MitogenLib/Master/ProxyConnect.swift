@@ -102,7 +102,7 @@ package enum ProxyConnectFunction {
     package static func register() {
         Functions.register(
             "mitogen.parent._proxy_connect",
-            signature: "(name: str | None, method_name: str, kwargs: Kwargs) -> dict",
+            signature: "(name: str | None, method_name: str, kwargs: Kwargs, stage_handle: int | None = None) -> dict",
             summary: "Start a child of this context (used by via=); answers {'id', 'name', 'msg', 'pid'}."
         ) { _, kwargs, ctx in
             guard let router = ctx.routerRef as? Router else { throw PyException("RuntimeError", "no router") }
