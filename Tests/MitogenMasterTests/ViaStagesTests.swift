@@ -38,6 +38,24 @@ struct ViaStagesTests {
         return done
     }
 
+    /// Every state the rows under a context go through, by id, as the
+    /// observer publishes them (a repeated state once).
+    private final class StateLog: Sendable {
+        private let seen = Lock<[UInt32: [String]]>([:])
+
+        init(_ router: Router, under parent: UInt32) {
+            router.onChange { [observer = router.observer, self] in
+                for row in observer.contexts where row.parentID == parent {
+                    self.seen.withLock { s in
+                        if s[row.id]?.last != row.state.description { s[row.id, default: []].append(row.state.description) }
+                    }
+                }
+            }
+        }
+
+        func states(_ id: UInt32) -> [String] { seen.withLock { $0[id] } ?? [] }
+    }
+
     /// Waits up to `timeout` s for a row under `parent` that `matches`.
     private func waitForRow(
         _ router: Router, under parent: UInt32, timeout: Double = 10, _ matches: (ContextInfo) -> Bool
@@ -85,14 +103,7 @@ struct ViaStagesTests {
         try withSudoStub(then: "sleep 1; exec \"$@\"") { router, stub in
             let first = try router.local(connectTimeout: 20)
             let second = try router.local(connectTimeout: 20, via: first)
-            let seen = Lock<[UInt32: [String]]>([:])
-            router.onChange { [observer = router.observer] in
-                for row in observer.contexts where row.parentID == second.contextID {
-                    seen.withLock { s in
-                        if s[row.id]?.last != row.state.description { s[row.id, default: []].append(row.state.description) }
-                    }
-                }
-            }
+            let seen = StateLog(router, under: second.contextID)
             let done = try connectInBackground(router, "sudo:root?sudo_path=\(stub)&connect_timeout=10", via: second)
             let pending = waitForRow(router, under: second.contextID) { $0.state == .authenticating }
             #expect(pending?.method == "sudo")
@@ -102,9 +113,31 @@ struct ViaStagesTests {
             let row = try #require(router.observer.context(id))
             #expect(row.state == .connected)
             #expect(row.since == pending?.since)
-            let states = seen.withLock { $0[id] } ?? []
+            let states = seen.states(id)
             #expect(states.first == "authenticating" || states.first == "connecting", "\(states)")
             #expect(states.last == "connected", "\(states)")
+            #expect(try router.context(byID: id).callValue("os.getuid", timeout: 10).intValue == 0)
+        }
+    }
+
+    /// The hop's sudo runs the first stage where no cache has the child (a
+    /// mount namespace with empty /tmp and /var/tmp, and XDG_CACHE_HOME in
+    /// it), so the hop uploads its own binary: the master's row shows the
+    /// upload's percentages between the password and the bootstrap.
+    @Test(.enabled(if: getuid() == 0 && access("/usr/bin/unshare", X_OK) == 0, "needs root and unshare"))
+    func aViaConnectThatUploadsShowsTheUploadPercentages() throws {
+        let fresh = "exec unshare --mount sh -c 'mount -t tmpfs t /tmp && mount -t tmpfs t /var/tmp && XDG_CACHE_HOME=/tmp/c exec \"$@\"' sh \"$@\""
+        try withSudoStub(then: fresh) { router, stub in
+            let hop = try router.local(connectTimeout: 20)
+            let seen = StateLog(router, under: hop.contextID)
+            let done = try connectInBackground(router, "sudo:root?sudo_path=\(stub)&connect_timeout=20", via: hop)
+            let id = try done.get(timeout: 25).get()
+            let states = seen.states(id)
+            let firstUpload = states.firstIndex { $0.hasPrefix("uploading ") }
+            #expect(firstUpload != nil, "\(states)")
+            #expect(states.firstIndex(of: "authenticating").map { $0 < (firstUpload ?? 0) } == true, "\(states)")
+            #expect(states.suffix(2) == ["bootstrapping", "connected"], "\(states)")
+            #expect(try #require(router.observer.context(id)).uploadedBytes > 0)
             #expect(try router.context(byID: id).callValue("os.getuid", timeout: 10).intValue == 0)
         }
     }
