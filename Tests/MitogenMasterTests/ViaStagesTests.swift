@@ -182,6 +182,25 @@ struct ViaStagesTests {
             #expect(good?.name.contains("\u{1b}") == false)
             #expect(good?.state == .uploading(sent: 50, total: 200))
             #expect(row.finish(failure: "x") == nil)
+
+            // An id granted to the hop's subtree makes the row; then only that id, at most maxNotes, until finish.
+            let granted: UInt32 = 3_000_000
+            _ = try #require(router.streamByID(hop.contextID)).grantedIDs.withLock { $0.insert(granted..<(granted + 2)) }
+            let live = ViaStageRow(router: router, via: hop, method: "sudo", name: nil)
+            live.receive(note([("id", .int(Int(granted))), ("name", "sudo.root"), ("stage", "connecting")]))
+            #expect(router.observer.context(granted)?.state == .connecting)
+            #expect(router.observer.context(granted)?.parentID == hop.contextID)
+            #expect(router.observer.context(granted)?.name == "\(hop.name ?? "").sudo.root")
+            live.receive(note([("id", .int(Int(granted + 1))), ("name", "x"), ("stage", "connecting")]))
+            #expect(router.observer.context(granted + 1) == nil)
+            for _ in 0..<ViaStageNote.maxNotes {
+                live.receive(note([("id", .int(Int(granted))), ("name", "x"), ("stage", "authenticating")]))
+            }
+            live.receive(note([("id", .int(Int(granted))), ("name", "x"), ("stage", "bootstrapping")]))
+            #expect(router.observer.context(granted)?.state == .authenticating)
+            #expect(live.finish(failure: "the error") == granted)
+            live.receive(note([("id", .int(Int(granted))), ("name", "x"), ("stage", "connecting")]))
+            #expect(router.observer.context(granted)?.state == .failed("the error"))
         }
     }
 }

@@ -34,22 +34,16 @@ extension Router {
         let row = ViaStageRow(router: self, via: via, method: method, name: options.name)
         let stageHandle = try addHandler(respondent: via) { row.receive($0) }
         kwargs["stage_handle"] = .int(Int(stageHandle))
-        let context: Context
+        defer { try? delHandler(stageHandle) }
         do {
-            context = try finishProxyConnect(via: via, method: method, kwargs: kwargs, options: options, row: row)
+            return try callProxyConnect(via: via, method: method, kwargs: kwargs, options: options, row: row)
         } catch {
             row.finish(failure: (error as? StreamError)?.message ?? "\(error)")
-            try? delHandler(stageHandle)
             throw error
         }
-        try? delHandler(stageHandle)
-        if let noted = row.finish(failure: nil), noted != context.contextID {
-            observer.contextUpdated(noted) { $0.state = .failed("the intermediary reported another id: \(context.contextID)") }
-        }
-        return context
     }
 
-    private func finishProxyConnect(
+    private func callProxyConnect(
         via: Context, method: String, kwargs: PyDict, options: ConnectionOptions, row: ViaStageRow
     ) throws -> Context {
         let timeout = (options.connectTimeout ?? ConnectionOptions.defaultConnectTimeout) + 5
@@ -87,8 +81,13 @@ extension Router {
         let name = row.displayName(sanitizedForLog(childName, limit: Router.maxContextNameLength))
         let context = contextByID(id, viaID: via.contextID)
         context.setName(name)
-        // The row the stage notes made keeps its start time.
-        let since = row.id == id ? observer.context(id)?.since : nil
+        // No note may change the row from here on; the row the notes made
+        // keeps its start time.
+        let noted = row.finish(failure: nil)
+        if let noted, noted != id {
+            observer.contextUpdated(noted) { $0.state = .failed("the intermediary reported another id: \(id)") }
+        }
+        let since = noted == id ? observer.context(id)?.since : nil
         observer.contextAdded(
             ContextInfo(
                 id: id, name: name, method: method, parentID: via.contextID, pid: d["pid"]?.intValue.flatMap { Int32(exactly: $0) },

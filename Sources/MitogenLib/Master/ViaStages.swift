@@ -170,12 +170,13 @@ final class ViaStageRow: Sendable {
         return router.observer.context(id) == nil
     }
 
-    /// Ends the notes; the row gets `failure` as its state, or keeps its
-    /// stage for the caller to set `connected` (nil). Returns the id a note
-    /// named, if any.
+    /// Ends the notes (once; later calls change nothing); the row gets
+    /// `failure` as its state, or keeps its stage for the caller to set
+    /// `connected` (nil). Returns the id a note named, if any.
     @discardableResult
     func finish(failure: String?) -> UInt32? {
         state.withLock { s in
+            guard !s.finished else { return s.id }
             s.finished = true
             if let id = s.id, let failure {
                 router.observer.contextUpdated(id) { $0.state = .failed(failure) }
