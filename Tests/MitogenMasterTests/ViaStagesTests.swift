@@ -72,7 +72,7 @@ struct ViaStagesTests {
         try withSudoStub(then: "exec sleep 60") { router, stub in
             let hop = try router.local(connectTimeout: 20)
             let started = monotonicNow()
-            let done = try connectInBackground(router, "sudo:root?sudo_path=\(stub)&connect_timeout=2", via: hop)
+            let done = try connectInBackground(router, "sudo:root?sudo_path=\(stub)&connect_timeout=3", via: hop)
             let pending = waitForRow(router, under: hop.contextID) { $0.state == .authenticating }
             #expect(pending?.method == "sudo")
             #expect(pending?.name == "\(hop.name ?? "").sudo.root")
@@ -93,7 +93,7 @@ struct ViaStagesTests {
                 return
             }
             #expect(text == error.message)
-            #expect(text.contains("Connection timed out. (after 2.0 s, while authenticating)"), "\(text)")
+            #expect(text.contains("Connection timed out. (after 3.0 s, while authenticating)"), "\(text)")
         }
     }
 

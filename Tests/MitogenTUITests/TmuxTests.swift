@@ -303,7 +303,7 @@ struct TmuxTests {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let stub = try writeSudoStub(in: dir, then: "exec sleep 60")
-        let t = try TmuxDriver(width: 320, height: 30, env: ["VIA_PW": "typed-to-the-stub"])
+        let t = try TmuxDriver(width: 400, height: 30, env: ["VIA_PW": "typed-to-the-stub"])
         defer { t.close() }
         t.waitFor("connected")
         t.keys(":")
