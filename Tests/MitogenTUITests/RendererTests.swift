@@ -123,6 +123,19 @@ func render(_ snapshot: ConsoleSnapshot, _ state: ViewState, logs: LogStore = Lo
         #expect(bravo.spans.contains { $0.role == .stateConnected })
     }
 
+    /// A failed row's error takes the age and calls columns; a via connect's
+    /// "error occurred on host H: " is left to the status line.
+    @Test func aFailedRowShowsItsErrorWide() {
+        var snapshot = sampleSnapshot()
+        snapshot.contexts[2].state = .failed("error occurred on host h1: Connection timed out. (after 3.0 s, while x)")
+        let (frame, _) = render(snapshot, ViewState(), width: 100)
+        let charlie = frame.lines.first { $0.text.contains("charlie") }!
+        #expect(charlie.text.hasSuffix(" failed: Connection timed out. (…"), "\(charlie.text)")
+        #expect(charlie.text.count == 100)
+        #expect(ContextState.failed("error occurred on host a b: x").rowText == "failed: error occurred on host a b: x")
+        #expect(ContextState.authenticating.rowText == "authenticating")
+    }
+
     @Test func pendingCallsAreMarkedSlowAndStuck() {
         var state = ViewState()
         state.bottom = .pending

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import MitogenLib
 import MitogenSys
+import TestSupport
 @testable import ConsoleModel
 
 /// End-to-end: the real binary in tmux (DESIGN §8). Serialized: each test
@@ -291,5 +292,33 @@ struct TmuxTests {
             s.contains("3 live / 3 contexts") && s.contains("└─ ")
         }
         t.quitCleanly()
+    }
+
+    /// `:open local -> sudo` whose sudo (a stub that checks its argv, prompts,
+    /// reads the password and hangs) never lets it through: the via-started
+    /// row is in the tree under the first local with its stage while the
+    /// intermediary waits, then shows the error.
+    @Test func aHangingViaConnectShowsItsStageThenTheErrorOnItsRow() throws {
+        let dir = NSTemporaryDirectory() + "via-tui-\(getpid())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let stub = try writeSudoStub(in: dir, then: "exec sleep 60")
+        let t = try TmuxDriver(width: 400, height: 30, env: ["VIA_PW": "typed-to-the-stub"])
+        defer { t.close() }
+        t.waitFor("connected")
+        t.keys(":")
+        t.type("open local -> sudo:root?sudo_path=\(stub)&password=env:VIA_PW&connect_timeout=3")
+        t.keys("Enter")
+        func row(_ s: String) -> Substring? {
+            s.split(separator: "\n").first { $0.contains("└─ ") && $0.contains(".sudo.root") && $0.contains(" sudo ") }
+        }
+        t.waitUntil("the pending via row with its stage", timeout: 20) { s in row(s)?.contains("authenticating") == true }
+        let failed = t.waitUntil("the error on the row", timeout: 20) { s in
+            row(s)?.contains("failed: Connection timed out.") == true
+        }
+        // The whole text on the status line (the console is wide enough for it).
+        let lines = failed?.split(separator: "\n") ?? []
+        #expect(lines.dropLast().last?.contains("Connection timed out. (after 3.0 s, while authenticating)") == true, "\(failed ?? "")")
+        t.quitCleanly(allowingStderrNotice: true)
     }
 }

@@ -55,6 +55,8 @@ public final class RouterObserver: Sendable {
     private let state = Lock(State())
     private let changeHooks = Lock<[@Sendable () -> Void]>([])
     let contextTable = Lock<[UInt32: ContextInfo]>([:])
+    /// Per context id: told each new `ContextInfo` of it (see `watchContext`).
+    let contextWatchers = Lock<[UInt32: @Sendable (ContextInfo) -> Void]>([:])
     /// How many log records are kept; older ones are dropped (and counted).
     public let logCapacity = 5000
     /// Most UTF-8 bytes of messages kept in all: older records are dropped
@@ -226,18 +228,38 @@ extension RouterObserver {
     /// Every context this router started or learnt of, by id.
     public var contexts: [ContextInfo] { contextTable.withLock { $0.values.sorted { $0.id < $1.id } } }
 
+    /// The row of context `id`, if known.
+    package func context(_ id: UInt32) -> ContextInfo? { contextTable.withLock { $0[id] } }
+
     package func contextUpdated(_ id: UInt32, _ update: @Sendable (inout ContextInfo) -> Void) {
-        contextTable.withLock { table in
-            if var info = table[id] {
-                update(&info)
-                table[id] = info
-            }
+        let updated = contextTable.withLock { table -> ContextInfo? in
+            guard var info = table[id] else { return nil }
+            update(&info)
+            table[id] = info
+            return info
         }
         notifyChanged()
+        if let updated { tellWatcher(updated) }
     }
 
     package func contextAdded(_ info: ContextInfo) {
         contextTable.withLock { $0[info.id] = info }
         notifyChanged()
+        tellWatcher(info)
+    }
+
+    /// Calls `fn` with the context's row after each change of it until
+    /// `unwatchContext(id)`; one watcher per id. `fn` runs on the thread
+    /// that made the change (often the broker's): it must not block.
+    package func watchContext(_ id: UInt32, _ fn: @escaping @Sendable (ContextInfo) -> Void) {
+        contextWatchers.withLock { $0[id] = fn }
+    }
+
+    package func unwatchContext(_ id: UInt32) {
+        _ = contextWatchers.withLock { $0.removeValue(forKey: id) }
+    }
+
+    private func tellWatcher(_ info: ContextInfo) {
+        contextWatchers.withLock { $0[info.id] }?(info)
     }
 }

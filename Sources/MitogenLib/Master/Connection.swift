@@ -31,6 +31,9 @@ public struct ConnectionOptions: Sendable {
     /// console asks the operator). Without one, such a prompt fails the
     /// connection at once, naming the prompt.
     public var promptCallback: (@Sendable (String) -> String?)?
+    /// Told the new context's row at each change while it connects (an
+    /// intermediary reports the stages of a `via` connect with it).
+    package var stageWatcher: (@Sendable (ContextInfo) -> Void)?
 
     public init(
         name: String? = nil, remoteName: String? = nil, connectTimeout: Double? = nil, debug: Bool = false,
@@ -197,6 +200,8 @@ extension Router {
         try socket.setNonBlocking(true)
         try stderr?.setNonBlocking(true)
         let context = context(byID: id, name: name)
+        if let watcher = options.stageWatcher { observer.watchContext(id, watcher) }
+        defer { if options.stageWatcher != nil { observer.unwatchContext(id) } }
         observer.contextAdded(
             ContextInfo(id: id, name: name, method: method, parentID: contextID, pid: pid, state: .connecting, since: monotonicNow()))
         let stream = Stream(name: name, remoteID: id, broker: broker, rx: socket, tx: socket, privileged: false, pid: pid, maxMessageSize: maxMessageSize)

@@ -30,6 +30,22 @@ extension Router {
         kwargs["method_name"] = .str(method)
         kwargs["kwargs"] = .kwargs(opts)
         if let password { kwargs["password"] = .secret(password.value) }
+        // The new context's row while the call is pending (see `ViaStageRow`).
+        let row = ViaStageRow(router: self, via: via, method: method, name: options.name)
+        let stageHandle = try addHandler(respondent: via) { row.receive($0) }
+        kwargs["stage_handle"] = .int(Int(stageHandle))
+        defer { try? delHandler(stageHandle) }
+        do {
+            return try callProxyConnect(via: via, method: method, kwargs: kwargs, options: options, row: row)
+        } catch {
+            row.finish(failure: (error as? StreamError)?.message ?? "\(error)")
+            throw error
+        }
+    }
+
+    private func callProxyConnect(
+        via: Context, method: String, kwargs: PyDict, options: ConnectionOptions, row: ViaStageRow
+    ) throws -> Context {
         let timeout = (options.connectTimeout ?? ConnectionOptions.defaultConnectTimeout) + 5
         let reply = try via.callValue("mitogen.parent._proxy_connect", kwargs: kwargs, timeout: timeout)
         guard let d = reply.dictValue else {
@@ -62,13 +78,20 @@ extension Router {
             try addRoute(targetID: id, viaID: via.contextID)
         }
         // The intermediary's text: made safe to show and log before it names anything.
-        let name = options.name ?? "\(via.name ?? String(via.contextID)).\(sanitizedForLog(childName, limit: Router.maxContextNameLength))"
+        let name = row.displayName(sanitizedForLog(childName, limit: Router.maxContextNameLength))
         let context = contextByID(id, viaID: via.contextID)
         context.setName(name)
+        // No note may change the row from here on; the row the notes made
+        // keeps its start time.
+        let noted = row.finish(failure: nil)
+        if let noted, noted != id {
+            observer.contextUpdated(noted) { $0.state = .failed("the intermediary reported another id: \(id)") }
+        }
+        let since = noted == id ? observer.context(id)?.since : nil
         observer.contextAdded(
             ContextInfo(
                 id: id, name: name, method: method, parentID: via.contextID, pid: d["pid"]?.intValue.flatMap { Int32(exactly: $0) },
-                state: .connected, since: monotonicNow(), uploadedBytes: d["uploaded"]?.intValue ?? 0))
+                state: .connected, since: since ?? monotonicNow(), uploadedBytes: d["uploaded"]?.intValue ?? 0))
         return context
     }
 }
@@ -78,7 +101,7 @@ package enum ProxyConnectFunction {
     package static func register() {
         Functions.register(
             "mitogen.parent._proxy_connect",
-            signature: "(name: str | None, method_name: str, kwargs: Kwargs) -> dict",
+            signature: "(name: str | None, method_name: str, kwargs: Kwargs, stage_handle: int | None = None) -> dict",
             summary: "Start a child of this context (used by via=); answers {'id', 'name', 'msg', 'pid'}."
         ) { _, kwargs, ctx in
             guard let router = ctx.routerRef as? Router else { throw PyException("RuntimeError", "no router") }
@@ -92,10 +115,17 @@ package enum ProxyConnectFunction {
                 if key == "target" { target = value } else { options.append(HopOption(key: key, value: value)) }
             }
             if let name = kwargs["name"]?.stringValue { options.append(HopOption(key: "name", value: name)) }
+            // The caller's handle for stage notes (a master of this project sends one).
+            var watcher: (@Sendable (ContextInfo) -> Void)?
+            if let handle = kwargs["stage_handle"]?.intValue.flatMap({ UInt32(exactly: $0) }) {
+                let reporter = ViaStageReporter(router: router, callerID: ctx.callerID, handle: handle)
+                watcher = { reporter.report($0) }
+            }
             do {
                 let password = kwargs["password"]?.stringValue.map(Secret.init)
                 let child = try router.connect(
-                    hop: Hop(method: method, target: target, options: options), via: nil, password: password)
+                    hop: Hop(method: method, target: target, options: options), via: nil, password: password,
+                    promptCallback: nil, stageWatcher: watcher)
                 let info = router.observer.contexts.first { $0.id == child.contextID }
                 return .dict(
                     PyDict([

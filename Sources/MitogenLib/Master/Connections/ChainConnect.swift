@@ -54,8 +54,17 @@ extension Router {
     public func connect(
         hop: Hop, via: Context?, password: Secret? = nil, promptCallback: (@Sendable (String) -> String?)? = nil
     ) throws -> Context {
+        try connect(hop: hop, via: via, password: password, promptCallback: promptCallback, stageWatcher: nil)
+    }
+
+    /// `connect(hop:...)`, telling `stageWatcher` the new context's row as its stage changes.
+    package func connect(
+        hop: Hop, via: Context?, password: Secret?, promptCallback: (@Sendable (String) -> String?)?,
+        stageWatcher: (@Sendable (ContextInfo) -> Void)?
+    ) throws -> Context {
         var options = ConnectionOptions(via: via)
         options.promptCallback = promptCallback
+        options.stageWatcher = stageWatcher
         options.name = hop.option("name")
         options.remoteName = hop.option("remote_name")
         if let t = hop.option("connect_timeout") {

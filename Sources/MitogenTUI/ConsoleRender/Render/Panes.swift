@@ -44,10 +44,16 @@ package enum Panes {
             line.append(TextWidth.padded(TextWidth.truncated((marked ? "*" : "") + c.name, columns: max(1, nameWidth - TextWidth.width(guide)), ascii: state.ascii), max(0, nameWidth - TextWidth.width(guide))), marked ? .mark : .base)
             line.append(" " + TextWidth.padded(c.method, 8) + " " + TextWidth.padded(String(c.id), 6, right: true) + " ")
             line.append(TextWidth.padded(c.pid.map { String($0) } ?? "-", 8, right: true) + " ")
-            line.append(TextWidth.padded(TextWidth.truncated(c.state.description, columns: 18, ascii: state.ascii), 18), stateRole)
-            line.append(" " + TextWidth.padded(Format.age(age), 7, right: true) + " ")
             let calls = pendingByContext[c.id] ?? 0
-            line.append(TextWidth.padded(calls == 0 ? "" : String(calls), 5, right: true), calls > 0 ? .mark : .base)
+            if case .failed = c.state, calls == 0 {
+                // A failed row's error takes the age and calls columns too.
+                let wide = 18 + 1 + 7 + 1 + 5
+                line.append(TextWidth.padded(TextWidth.truncated(c.state.rowText, columns: wide, ascii: state.ascii), wide), stateRole)
+            } else {
+                line.append(TextWidth.padded(TextWidth.truncated(c.state.rowText, columns: 18, ascii: state.ascii), 18), stateRole)
+                line.append(" " + TextWidth.padded(Format.age(age), 7, right: true) + " ")
+                line.append(TextWidth.padded(calls == 0 ? "" : String(calls), 5, right: true), calls > 0 ? .mark : .base)
+            }
             var fitted = line.fitted(to: width)
             if index == selected { fitted = fitted.recoloured(state.focus == .tree ? .selection : .selectionUnfocused) }
             lines.append(fitted)
