@@ -62,19 +62,10 @@ struct FleetHostsTests {
     @Test func sudoPromptThatNeverAnswersTimesOutAlone() throws {
         try warm()
         defer { FleetHosts.repair() }
-        let stub = FleetHosts.directory + "/hang-sudo"
-        try """
-            #!/bin/sh
-            # A sudo that prompts and then never answers (FleetHostsTests).
-            [ "$1" = -p ] && [ "$3" = -u ] && [ "$4" = mitogen-alice ] && [ "$5" = -- ] \\
-                || { echo "hang-sudo: unexpected argv: $*" >&2; exit 97; }
-            printf '%s' "$2" >/dev/tty
-            IFS= read -r password </dev/tty
-            exec sleep 120
-
-            """.write(toFile: stub, atomically: true, encoding: .utf8)
-        chmod(stub, 0o755)
-        defer { unlink(stub) }
+        let dir = makeTempDirectory("fleet-hang-sudo")
+        chmod(dir, 0o755)  // the stub runs as mitogen-bob
+        defer { _ = system("rm -rf '\(dir)'") }
+        let stub = try writeSudoStub(in: dir, user: "mitogen-alice", then: "exec sleep 120")
         try FleetHosts.blackHole(18)
         try FleetHosts.stopSSHD(19)
         let ssh = "?ssh_args=-F%20\(FleetHosts.sshConfig)"
