@@ -11,6 +11,23 @@ import MitogenLib
 
 /// Latch, Receiver, Select and Channel semantics, in one process and against a real child.
 @Suite struct CoreTests {
+    /// A blocking call spins for its reply only while the context's recent
+    /// replies came within the spin: a remote context's caller sleeps at once.
+    @Test func replySpinFollowsTheContextsReplyTimes() throws {
+        try withTestRouter { router in
+            let ctx = router.context(byID: 4242)
+            #expect(ctx.replySpin == CallChain.replySpin)  // nothing known yet
+            for _ in 0..<20 { ctx.noteReplyTime(40e-6) }
+            #expect(ctx.replySpin == CallChain.replySpin)
+            for _ in 0..<20 { ctx.noteReplyTime(300e-6) }
+            #expect(ctx.replySpin == 0)
+            for _ in 0..<20 { ctx.noteReplyTime(30e-6) }
+            #expect(ctx.replySpin == CallChain.replySpin)
+            ctx.noteReplyTime(1e9)  // absurd samples are capped, not overflowed
+            #expect(ctx.replySpin == 0)
+        }
+    }
+
     @Test func latchFollowsMitogensRules() throws {
         let latch = Latch<Int>()
         #expect(throws: TimeoutError.self) { try latch.get(block: false) }

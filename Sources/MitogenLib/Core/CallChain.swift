@@ -32,7 +32,8 @@ public final class CallChain: Sendable {
     }
 
     /// How long a blocking call busy-waits for its reply before sleeping:
-    /// about one local round trip (see `Latch.get(spin:)`).
+    /// about one local round trip (see `Latch.get(spin:)`); only for a
+    /// context whose replies come that fast (`Context.replySpin`).
     static let replySpin = 100e-6
 
     /// `<hostname>-<pid>-<thread id hex>-<monotonic µs hex>`, as Mitogen makes them.
@@ -135,7 +136,11 @@ public final class CallChain: Sendable {
             context.router.profiler?.record(function, seconds: monotonicNow() - started)
         }
         do {
-            return try Self.result { try receiver.get(timeout: timeout.map { max(0, $0) + CallWire.answerSlack }, spin: Self.replySpin) }
+            return try Self.result {
+                let reply = try receiver.get(timeout: timeout.map { max(0, $0) + CallWire.answerSlack }, spin: context.replySpin)
+                context.noteReplyTime(monotonicNow() - started)
+                return reply
+            }
         } catch is TimeoutError {
             context.router.cancelCall(handle: receiver.handle, by: "the caller's deadline (no answer)")
             throw TimeoutError(

@@ -17,6 +17,8 @@ public final class Context: Sendable {
     private let listeners = Lock<[@Sendable () -> Void]>([])
     private let chain = Lock<CallChain?>(nil)
     private let viaBox = Lock<Context?>(nil)
+    /// Recent blocking calls' reply times, µs (a moving average; 0: none yet).
+    private let replyMicros = Atomic<Int>(0)
 
     init(router: Router, id: UInt32, name: String?) {
         self.router = router
@@ -35,6 +37,22 @@ public final class Context: Sendable {
     /// `Router.contextByID(_:viaID:)` and by connections started with `via:`.
     public var via: Context? { viaBox.withLock { $0 } }
     package func setVia(_ via: Context?) { viaBox.withLock { $0 = via } }
+
+    /// How long a blocking call to this context busy-waits for its reply:
+    /// `CallChain.replySpin` while its replies come back within that time
+    /// (a local context), none once they do not. Over ssh a reply takes
+    /// longer than the spin, which then only burns a CPU that the ssh client,
+    /// sshd and the child need: on two cores that made calls slower.
+    var replySpin: Double {
+        replyMicros.load(ordering: .relaxed) < Int(CallChain.replySpin * 1e6) ? CallChain.replySpin : 0
+    }
+
+    /// Folds one blocking call's reply time into the average `replySpin` reads.
+    func noteReplyTime(_ seconds: Double) {
+        let sample = Int(min(max(seconds, 0), 1) * 1e6)
+        let old = replyMicros.load(ordering: .relaxed)
+        replyMicros.store(old == 0 ? sample : (old * 7 + sample) / 8, ordering: .relaxed)  // a lost race costs one sample
+    }
 
     /// True once the context's stream died or it shut down.
     public var isDisconnected: Bool { disconnected.load(ordering: .acquiring) }
