@@ -175,6 +175,9 @@ extension Bench {
                 sleepy.sort()
                 out["ssh_call_rtt_nospin_us_median"] = .number(median(sleepy))
                 out["ssh_call_rtt_nospin_us_p99"] = .number(sleepy[min(sleepy.count - 1, sleepy.count * 99 / 100)])
+                // The floor under all of these, in the same run.
+                let floor = try catRoundTrips(target, reps: callReps)
+                out["ssh_cat_rtt_us_median"] = .number(median(floor))
             }
 
             step("ssh_fanout", &out) { out in
@@ -211,6 +214,42 @@ extension Bench {
             out[key + "_error"] = .string("\(error)")
             warn("\(key) failed: \(error)")
         }
+    }
+
+    /// Microseconds of round trips of 128 bytes through `ssh host cat`, after
+    /// 100 to warm up: the floor under a call over ssh (the client, sshd and
+    /// a process that answers at once; no decoding, no dispatch).
+    func catRoundTrips(_ target: SSHTarget, reps: Int) throws -> [Double] {
+        let (toCat, fromUs) = try FileDescriptor.pipe()
+        let (toUs, fromCat) = try FileDescriptor.pipe()
+        let null = try FileDescriptor.open("/dev/null", flags: O_WRONLY)
+        let argv = target.plainArgv(["cat"])
+        let pid = try spawnProcess(SpawnRequest(executable: argv[0], argv: argv, stdin: toCat, stdout: fromCat, stderr: null))
+        for fd in [toCat, fromCat, null] { fd.close() }
+        defer {
+            fromUs.close()
+            toUs.close()
+            _ = try? waitProcess(pid, block: true)
+        }
+        let message = [UInt8](repeating: UInt8(ascii: "x"), count: 128)
+        func roundTrip() throws {
+            try fromUs.writeAll(message)
+            var got = 0
+            while got < message.count {
+                let chunk = try toUs.read(upTo: 4096)
+                guard !chunk.isEmpty else { throw BenchError("ssh ... cat ended") }
+                got += chunk.count
+            }
+        }
+        for _ in 0..<100 { try roundTrip() }
+        var rtts: [Double] = []
+        rtts.reserveCapacity(reps)
+        for _ in 0..<reps {
+            let t = monotonicNow()
+            try roundTrip()
+            rtts.append((monotonicNow() - t) * 1e6)
+        }
+        return rtts.sorted()
     }
 
     /// Milliseconds of one `ssh ... true`.
