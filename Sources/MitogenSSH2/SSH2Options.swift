@@ -204,9 +204,6 @@ struct SSH2Options: Sendable {
         }
         return out
     }
-
-    /// `~/x` under the master user's home.
-    func expand(_ path: String) -> String { Self.tilde(path, home: home) }
 }
 
 /// The algorithm preferences, chosen for latency and speed on the master

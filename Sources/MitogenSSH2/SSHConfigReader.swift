@@ -1,6 +1,7 @@
 import Glibc
 import MitogenCore
 import MitogenSys
+import Synchronization
 
 /// Reads ssh_config(5) files for one host, as ssh does: options apply
 /// until the next `Host`/`Match` line, a `Host` line's patterns (`*`, `?`,
@@ -20,6 +21,8 @@ struct SSHConfigReader {
     let home: String
     var settings: SSHConfigSettings
 
+    /// The `Match` lines already warned about.
+    private static let warned = Mutex<Set<String>>([])
     /// ssh's include depth limit.
     private static let maxDepth = 16
     /// A config file larger than this is refused (a config is a few KiB).
@@ -41,7 +44,6 @@ struct SSHConfigReader {
         }
         guard bytes.count <= Self.maxBytes else { throw StreamError("ssh_config: \(path) is larger than 4 MiB") }
         var active = true
-        var warnedMatch = false
         for (index, raw) in bytes.split(separator: 0x0a, omittingEmptySubsequences: false).enumerated() {
             let origin = "\(path) line \(index + 1)"
             guard let (keyword, args) = try Self.split(String(decoding: raw, as: UTF8.self), origin: origin) else { continue }
@@ -50,8 +52,8 @@ struct SSHConfigReader {
                 active = !neverMatch && SSHPattern.matchHostLine(host, args) == .matched
             case "match":
                 active = false
-                if !warnedMatch {
-                    warnedMatch = true
+                // Once per line and process: a fan-out reads the file once per host.
+                if Self.warned.withLock({ $0.insert(origin).inserted }) {
                     logWarning("ssh transport=libssh2: \(origin): Match blocks are not supported; their options are skipped")
                 }
             case "include":
