@@ -47,6 +47,8 @@ struct KnownHostsFile: Sendable {
         }
     }
 
+    private init() {}
+
     init(text: String, file: String = "<text>") {
         parse(Array(text.utf8), file: file)
     }
@@ -107,6 +109,15 @@ struct KnownHostsFile: Sendable {
         return "|1|" + Base64.encode(salt) + "|" + Base64.encode(mac)
     }
 
+    /// Only the entries that name one of `names`: a connection narrows the
+    /// files once to its host's names, so hashed lines (an HMAC each) are
+    /// hashed once, not once per question.
+    func narrowed(to names: [String]) -> KnownHostsFile {
+        var copy = KnownHostsFile()
+        copy.entries = entries.filter { entry in names.contains { entry.names($0) } }
+        return copy
+    }
+
     // MARK: Checking a key
 
     /// What the files say about a server key, as OpenSSH's
@@ -142,14 +153,18 @@ struct KnownHostsFile: Sendable {
 
     /// The check ssh makes for `host` at `port`: the name is `[host]:port`
     /// off port 22; when that name is unknown, a key listed for the bare
-    /// host is accepted too ("found matching key w/out port"), and only that.
+    /// host is accepted too ("found matching key w/out port"). A key revoked
+    /// for the bare host is refused there too: stricter than OpenSSH 9.2,
+    /// which then warns yet records and trusts it under `[host]:port`.
     func check(host: String, port: Int, key: [UInt8]) -> Status {
         let name = Self.lookupName(host: host, port: port)
         let found = status(name: name, key: key)
         guard found == .unknown, port != 22 else { return found }
         let bare = status(name: host.lowercased(), key: key)
-        if case .known = bare { return bare }
-        return found
+        switch bare {
+        case .known, .revoked: return bare
+        case .changed, .unknown: return found
+        }
     }
 
     /// `host`, or `[host]:port` off port 22, lower case, as ssh looks it up and writes it.

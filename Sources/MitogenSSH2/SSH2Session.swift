@@ -44,7 +44,7 @@ final class SSH2Session: @unchecked Sendable {
 
     let request: InProcessSSHRequest
     let options: SSH2Options
-    /// The known_hosts files, read once on the caller's thread.
+    /// The known_hosts entries for this host, read once on the caller's thread.
     let knownHosts: KnownHostsFile
     let broker: Broker
     private var addresses: [SocketAddress]
@@ -66,7 +66,8 @@ final class SSH2Session: @unchecked Sendable {
     init(request: InProcessSSHRequest, options: SSH2Options, addresses: [SocketAddress]) {
         self.request = request
         self.options = options
-        knownHosts = KnownHostsFile(files: options.userKnownHosts + options.globalKnownHosts)
+        knownHosts = KnownHostsFile(files: options.userKnownHosts + options.globalKnownHosts).narrowed(
+            to: [KnownHostsFile.lookupName(host: options.host, port: options.port), options.host.lowercased()])
         self.broker = request.broker
         self.addresses = addresses
         stage = "connecting to \(options.host) port \(options.port) (TCP)"

@@ -122,6 +122,13 @@ import TestSupport
         #expect(file.check(host: "10.0.5.1", port: 22, key: ed) == .unknown)
         #expect(file.knownTypes(host: "10.0.1.5", port: 2222) == ["ssh-ed25519"])
         #expect(file.knownTypes(host: "10.0.3.1", port: 22).isEmpty)
+        // Narrowed to a host's names, the decisions stay the same.
+        let narrow = file.narrowed(to: ["[10.0.2.7]:2222", "10.0.2.7"])
+        #expect(narrow.entries.map(\.line) == [4, 5])
+        // Revoked for the bare host refuses at another port too (OpenSSH 9.2
+        // warns, then trusts it as a new [host]:port key).
+        #expect(narrow.check(host: "10.0.2.7", port: 2222, key: ed) == .revoked(file: "<text>", line: 4))
+        #expect(narrow.check(host: "10.0.2.7", port: 2222, key: other) == .unknown)
         // A name we hash is found by ssh-keygen.
         let dir = makeTempDirectory()
         let hashed = dir + "/hashed"
