@@ -1,4 +1,5 @@
 import MitogenSys
+import Synchronization
 
 /// `known_hosts` lines and OpenSSH's rules for them (sshd(8) "SSH_KNOWN_HOSTS
 /// FILE FORMAT", OpenSSH's hostfile.c), matched here rather than by libssh2,
@@ -40,12 +41,27 @@ struct KnownHostsFile: Sendable {
     static let maxLine = 16 * 1024
 
     /// Reads `files` in order; a missing or unreadable file adds nothing.
+    /// A file whose version (inode, size, times) is unchanged since the last
+    /// connection is not parsed again: a fan-out reads the same files once per host.
     init(files: [String]) {
         for file in files where file != "/dev/null" {
-            guard let bytes = try? readWholeFile(file) else { continue }
-            parse(bytes, file: file)
+            guard let (bytes, version) = try? readWholeFileAndVersion(file) else { continue }
+            if let cached = Self.parsed.withLock({ $0[file] }), cached.version == version {
+                entries += cached.entries
+                continue
+            }
+            var one = KnownHostsFile()
+            one.parse(bytes, file: file)
+            entries += one.entries
+            Self.parsed.withLock { cache in
+                if cache.count >= 16 { cache.removeAll() }
+                cache[file] = (version, one.entries)
+            }
         }
     }
+
+    /// The last parse of each file, by path (at most 16 files).
+    private static let parsed = Mutex<[String: (version: FileVersion, entries: [Entry])]>([:])
 
     private init() {}
 

@@ -136,5 +136,11 @@ import TestSupport
         let found = try runCapturing(["/usr/bin/ssh-keygen", "-F", "[web.example]:2222", "-f", hashed])
         #expect(found.output.contains("found: line 1"), "\(found.output)")
         #expect(KnownHostsFile(files: [hashed]).check(host: "WEB.example", port: 2222, key: ed) == .known(file: hashed, line: 1))
+        // The parse is reused only while the file is unchanged: a line appended counts at once.
+        #expect(KnownHostsFile(files: [hashed]).check(host: "new.example", port: 22, key: ed) == .unknown)
+        let append = try openPrivateAppend(hashed)
+        try append.writeAll(Array("new.example \(Self.ed)\n".utf8))
+        append.close()
+        #expect(KnownHostsFile(files: [hashed]).check(host: "new.example", port: 22, key: ed) == .known(file: hashed, line: 2))
     }
 }
