@@ -38,21 +38,19 @@ struct SSH2AuthState {
     var passwordAnswers = 0
 }
 
-/// The order of attempts, like OpenSSH's: keys (the identity file, else the
-/// agent and the default files), then the password (the `password` method,
-/// else keyboard-interactive answered with it), then keyboard-interactive
-/// through the prompt callback. `identities_only` with an identity file or
-/// a password leaves the agent out, as ssh's `IdentitiesOnly yes` does.
+/// The order of attempts, like OpenSSH's: keys (the identity files, else
+/// the agent and the default files), then the password (the `password`
+/// method, else keyboard-interactive answered with it), then
+/// keyboard-interactive through the prompt callback. `IdentitiesOnly yes`
+/// (which `identities_only` sets with an identity file or a password, as on
+/// the OpenSSH path) leaves the agent out.
 func authPlan(method: SSHMethod, options: SSH2Options, offered: [String], canAsk: Bool) -> [SSH2AuthAttempt] {
     var plan: [SSH2AuthAttempt] = []
-    let identity = method.identityFile.flatMap { $0.isEmpty ? nil : options.expand($0) }
     let hasPassword = method.password != nil
     if offered.contains("publickey") {
-        if let identity { plan.append(.keyFile(identity, explicit: true)) }
-        if let agent = options.agentSocket, !(method.identitiesOnly && (identity != nil || hasPassword)) {
-            plan.append(.agent(agent))
-        }
-        if identity == nil {
+        plan += options.identityFiles.map { .keyFile($0, explicit: true) }
+        if let agent = options.agentSocket, !options.identitiesOnly { plan.append(.agent(agent)) }
+        if options.identityFiles.isEmpty {
             plan += options.defaultKeys.filter { access($0, R_OK) == 0 }.map { .keyFile($0, explicit: false) }
         }
     }

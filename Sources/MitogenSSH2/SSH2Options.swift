@@ -2,80 +2,207 @@ import Glibc
 import MitogenCore
 import MitogenMaster
 import MitogenSys
+import MitogenWire
 
 /// What the libssh2 transport takes from an `SSHMethod`, resolved once on
-/// the caller's thread: user, port, files, agent, and the few `ssh_args` it
-/// understands.
+/// the caller's thread, the way ssh resolves its options
+/// (``SSHConfigSettings``, first value wins):
 ///
-/// `ssh_args` are OpenSSH words. The transport honours `-o
-/// UserKnownHostsFile=…`, `-o GlobalKnownHostsFile=…` and `-o IdentityAgent=…`
-/// (also as `-o "Key value"`) and refuses every other word, naming it: a
-/// silently ignored option would connect differently from what was asked.
+/// 1. the method's parameters, as the OpenSSH path passes them before
+///    `ssh_args` (`-l`, `-p`, `IdentitiesOnly`, `-i`, `ServerAliveInterval`/
+///    `ServerAliveCountMax` when keepalive is on, `StrictHostKeyChecking`
+///    and, for `check_host_keys=ignore`, `/dev/null` known-hosts files);
+/// 2. `ssh_args`: `-o Option=value` (or `-o "Option value"`), `-F file`,
+///    `-i file`, `-l user`, `-p port`; flags without an argument (`-q`,
+///    `-4`, ...) are ignored with a debug log; any other word is refused by
+///    name, since it would connect differently from what was asked;
+/// 3. the `-F` file, else `~/.ssh/config` then `/etc/ssh/ssh_config`
+///    (``SSHConfigReader``; `-F none` reads none).
+///
 /// `compression` is not used: zlib's state costs about 300 KiB per host, and
 /// the upload is already xz-compressed.
 struct SSH2Options: Sendable {
+    /// The host to connect to and look up in known_hosts (`HostName`, else the method's host).
     var host: String
     var port: Int
     var user: String
     var home: String
     var userKnownHosts: [String]
     var globalKnownHosts: [String]
+    /// Record accepted keys with hashed names.
+    var hashKnownHosts: Bool
     /// The agent socket (`IdentityAgent`, else `SSH_AUTH_SOCK`), nil for none.
     var agentSocket: String?
-    /// Default identities tried when no `identity_file` is given, like ssh.
+    /// `identity_file`, `-i` and every `IdentityFile`, expanded, in order.
+    var identityFiles: [String]
+    /// Leave the agent out (`IdentitiesOnly yes`).
+    var identitiesOnly: Bool
+    /// Default identities tried when no identity file is named, like ssh.
     var defaultKeys: [String]
+    /// Seconds between keepalives (0: none) and silent intervals before the peer is dead.
+    var keepaliveInterval: Int
+    var keepaliveCount: Int
+    /// `ConnectTimeout`: seconds for the TCP connect and the handshake, nil for none.
+    var connectTimeout: Int?
+    /// Options read but not implemented (for tests; each was logged).
+    var ignored: [String]
 
     init(_ method: SSHMethod) throws(StreamError) {
-        host = method.hostname
-        port = method.port.flatMap { (1...65535).contains($0) ? $0 : nil } ?? 22
         let me = PasswdFile.entry(uid: getuid())
-        user = method.username.flatMap { $0.isEmpty ? nil : $0 } ?? me?.name ?? String(getuid())
         let home = environmentValue("HOME") ?? me?.home ?? "/"
         self.home = home
-        userKnownHosts = [home + "/.ssh/known_hosts", home + "/.ssh/known_hosts2"]
-        globalKnownHosts = ["/etc/ssh/ssh_known_hosts", "/etc/ssh/ssh_known_hosts2"]
-        agentSocket = environmentValue("SSH_AUTH_SOCK").flatMap { $0.isEmpty ? nil : $0 }
+        var settings = Self.commandLine(method)
+        let configFile = try Self.applyArgs(method.sshArgs ?? [], to: &settings)
+        var reader = SSHConfigReader(host: method.hostname, home: home, settings: settings)
+        switch configFile {
+        case "none": break
+        case let file?: try reader.read(Self.tilde(file, home: home), userFile: true, required: true)
+        case nil:
+            try reader.read(home + "/.ssh/config", userFile: true)
+            try reader.read("/etc/ssh/ssh_config", userFile: false)
+        }
+        settings = reader.settings
+        if let proxy = settings.proxy, !proxy.isEmpty {
+            throw StreamError(
+                "ssh option \(proxy) is not supported by the libssh2 transport (it connects directly; use the "
+                    + "OpenSSH transport, or a chain of ssh hops)")
+        }
+        let original = method.hostname
+        let hostName = try Self.percent(settings.hostName ?? original, origin: "HostName", tokens: ["h" as Character: original])
+        host = hostName.lowercased()
+        port = settings.port ?? 22
+        user = settings.user.flatMap { $0.isEmpty ? nil : $0 } ?? me?.name ?? String(getuid())
+        let tokens: [Character: String] = [
+            "h": host, "n": original, "p": String(port), "r": user, "d": home, "u": me?.name ?? String(getuid()),
+            "i": String(getuid()),
+        ]
+        func path(_ text: String, _ origin: String) throws(StreamError) -> String {
+            Self.tilde(try Self.percent(text, origin: origin, tokens: tokens), home: home)
+        }
+        var files: [String] = []
+        for file in settings.userKnownHostsFiles ?? ["~/.ssh/known_hosts", "~/.ssh/known_hosts2"] {
+            files.append(try path(file, "UserKnownHostsFile"))
+        }
+        userKnownHosts = files
+        globalKnownHosts = settings.globalKnownHostsFiles ?? ["/etc/ssh/ssh_known_hosts", "/etc/ssh/ssh_known_hosts2"]
+        hashKnownHosts = settings.hashKnownHosts ?? false
+        var keys: [String] = []
+        for file in settings.identityFiles { keys.append(try path(file, "IdentityFile")) }
+        identityFiles = keys
+        identitiesOnly = settings.identitiesOnly ?? false
+        switch settings.identityAgent {
+        case nil, "SSH_AUTH_SOCK"?: agentSocket = environmentValue("SSH_AUTH_SOCK").flatMap { $0.isEmpty ? nil : $0 }
+        case "none"?, ""?: agentSocket = nil
+        case let value?:
+            agentSocket = value.hasPrefix("$") ? environmentValue(String(value.dropFirst())) : try path(value, "IdentityAgent")
+        }
         defaultKeys = ["id_ed25519", "id_ecdsa", "id_rsa"].map { home + "/.ssh/" + $0 }
-        try apply(method.sshArgs ?? [])
+        keepaliveInterval = settings.serverAliveInterval ?? 0
+        keepaliveCount = settings.serverAliveCountMax ?? 3
+        connectTimeout = settings.connectTimeout.flatMap { $0 > 0 ? $0 : nil }
+        ignored = settings.ignored
     }
 
-    private mutating func apply(_ words: [String]) throws(StreamError) {
+    /// The method's parameters as the options the OpenSSH path puts before
+    /// `ssh_args` (``SSHMethod/command(stageArgv:stageCommand:)``), so they win.
+    private static func commandLine(_ method: SSHMethod) -> SSHConfigSettings {
+        var s = SSHConfigSettings()
+        if let name = method.username, !name.isEmpty { s.user = name }
+        if let port = method.port, (1...65535).contains(port) { s.port = port }
+        let identity = method.identityFile ?? ""
+        // Python truthiness, as Mitogen: an empty password does not count.
+        let hasPassword = !(method.password?.value.isEmpty ?? true)
+        if method.identitiesOnly && (!identity.isEmpty || hasPassword) { s.identitiesOnly = true }
+        if !identity.isEmpty { s.identityFiles.append(identity) }
+        if method.keepaliveEnabled {
+            s.serverAliveInterval = method.keepaliveInterval
+            s.serverAliveCountMax = method.keepaliveCount
+        }
+        switch method.checkHostKeys {
+        case .enforce: s.strictHostKeyChecking = "yes"
+        case .accept: s.strictHostKeyChecking = "ask"
+        case .ignore:
+            s.strictHostKeyChecking = "no"
+            s.userKnownHostsFiles = ["/dev/null"]
+            s.globalKnownHostsFiles = ["/dev/null"]
+        }
+        return s
+    }
+
+    /// ssh's flags that take no argument: ignored here (debug log).
+    private static let plainFlags = Set("46AaCfGgKkMNnqsTtVvXxYy")
+
+    /// Applies `ssh_args`; returns the `-F` file, if any (the last one, as ssh takes it).
+    private static func applyArgs(_ words: [String], to settings: inout SSHConfigSettings) throws(StreamError) -> String? {
+        var configFile: String?
         var i = 0
+        func refuse(_ word: String) -> StreamError {
+            StreamError(
+                "ssh_args word \"\(word)\" is not supported by the libssh2 transport (it takes -o Option=value, "
+                    + "-F file, -i file, -l user and -p port)")
+        }
         while i < words.count {
             let word = words[i]
-            var option: String
-            if word == "-o", i + 1 < words.count {
-                option = words[i + 1]
-                i += 2
-            } else if word.hasPrefix("-o"), word.count > 2 {
-                option = String(word.dropFirst(2))
-                i += 1
-            } else {
-                throw StreamError(
-                    "ssh_args word \"\(word)\" is not supported by the libssh2 transport (it takes only -o "
-                        + "UserKnownHostsFile=, GlobalKnownHostsFile= and IdentityAgent=)")
+            i += 1
+            guard word.hasPrefix("-"), word.count >= 2 else { throw refuse(word) }
+            let flag = word[word.index(after: word.startIndex)]
+            guard "oFilp".contains(flag) else {
+                guard word.dropFirst().allSatisfy(plainFlags.contains) else { throw refuse(word) }
+                logDebug("ssh transport=libssh2: ignoring the ssh_args flag \(word)")
+                continue
             }
-            option = option.trimmingSpaces
-            let split = option.firstIndex { $0 == "=" || $0 == " " } ?? option.endIndex
-            let key = option[..<split].lowercased()
-            let value = split < option.endIndex ? String(option[option.index(after: split)...]).trimmingSpaces : ""
-            let files = value.split(separator: " ").map { expand(String($0)) }
-            switch key {
-            case "userknownhostsfile": userKnownHosts = files
-            case "globalknownhostsfile": globalKnownHosts = files
-            case "identityagent": agentSocket = value == "none" || value.isEmpty ? nil : expand(value)
+            var value = String(word.dropFirst(2))
+            if value.isEmpty {
+                guard i < words.count else { throw refuse(word) }
+                value = words[i]
+                i += 1
+            }
+            let origin = "ssh_args"
+            switch flag {
+            case "F": configFile = value
+            case "i": try settings.apply(key: "IdentityFile", args: [value], origin: origin)
+            case "l": try settings.apply(key: "User", args: [value], origin: origin)
+            case "p": try settings.apply(key: "Port", args: [value], origin: origin)
             default:
-                throw StreamError(
-                    "ssh_args option \"\(option)\" is not supported by the libssh2 transport (it takes only "
-                        + "UserKnownHostsFile, GlobalKnownHostsFile and IdentityAgent; use check_host_keys= for "
-                        + "host key checking)")
+                guard let (key, args) = try SSHConfigReader.split(value, origin: "ssh_args -o \"\(value)\""),
+                    !["host", "match", "include"].contains(key.lowercased())
+                else { throw refuse(value) }
+                try settings.apply(key: key, args: args, origin: origin)
             }
         }
+        return configFile
     }
 
-    /// `~/x` under the master user's home.
-    func expand(_ path: String) -> String {
-        path.hasPrefix("~/") ? home + path.dropFirst(1) : path
+    /// `~` and `~/x` under `home`, `~user/x` under that user's home.
+    static func tilde(_ path: String, home: String) -> String {
+        guard path.hasPrefix("~") else { return path }
+        let slash = path.firstIndex(of: "/") ?? path.endIndex
+        let name = path[path.index(after: path.startIndex)..<slash]
+        if name.isEmpty { return home + path[slash...] }
+        guard let entry = PasswdFile.entries().first(where: { $0.name == name }) else { return path }
+        return entry.home + path[slash...]
+    }
+
+    /// ssh's `%` tokens (`%%` and the letters in `tokens`); any other is an error, as in ssh.
+    static func percent(_ text: String, origin: String, tokens: [Character: String]) throws(StreamError) -> String {
+        guard text.contains("%") else { return text }
+        var out = ""
+        var it = text.makeIterator()
+        while let c = it.next() {
+            guard c == "%" else {
+                out.append(c)
+                continue
+            }
+            guard let letter = it.next() else { throw StreamError("\(origin) \"\(text)\": ends in %") }
+            if letter == "%" {
+                out.append("%")
+            } else if let value = tokens[letter] {
+                out += value
+            } else {
+                throw StreamError("\(origin) \"\(text)\": unknown token %\(letter)")
+            }
+        }
+        return out
     }
 }
 
@@ -105,10 +232,4 @@ enum SSH2Algorithms {
     static let cipher = "aes128-ctr,aes256-ctr,aes192-ctr"
     static let mac = "hmac-sha2-256,hmac-sha2-512,hmac-sha1"
     static let compression = "none"
-}
-
-extension StringProtocol {
-    var trimmingSpaces: String {
-        String(drop { $0 == " " || $0 == "\t" }.reversed().drop { $0 == " " || $0 == "\t" }.reversed())
-    }
 }

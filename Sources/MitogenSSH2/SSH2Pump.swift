@@ -244,13 +244,14 @@ final class SSH2Pump: @unchecked Sendable {
         }
     }
 
-    /// Starts the keepalive timer, when `keepalive_enabled`.
+    /// Starts the keepalive timer, when `ServerAliveInterval` is set
+    /// (`keepalive_enabled`, else the ssh config).
     func startKeepalive() {
-        let method = owner.request.method
-        guard method.keepaliveEnabled, method.keepaliveInterval > 0 else { return }
-        let interval = max(2, method.keepaliveInterval)
+        let options = owner.options
+        guard options.keepaliveInterval > 0 else { return }
+        let interval = max(2, options.keepaliveInterval)
         libssh2_keepalive_config(session, 1, UInt32(interval))
-        scheduleKeepalive(Double(interval), limit: max(1, method.keepaliveCount))
+        scheduleKeepalive(Double(interval), limit: max(1, options.keepaliveCount))
     }
 
     private func scheduleKeepalive(_ interval: Double, limit: Int) {

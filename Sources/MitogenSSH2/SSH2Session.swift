@@ -44,6 +44,8 @@ final class SSH2Session: @unchecked Sendable {
 
     let request: InProcessSSHRequest
     let options: SSH2Options
+    /// The known_hosts entries for this host, read once on the caller's thread.
+    let knownHosts: KnownHostsFile
     let broker: Broker
     private var addresses: [SocketAddress]
     private(set) var fd: Int32 = -1
@@ -56,6 +58,7 @@ final class SSH2Session: @unchecked Sendable {
     var auth = SSH2AuthState()
     private var pump: SSH2Pump?
     private var deadlineTimer: BrokerTimer?
+    private var connectTimer: BrokerTimer?
     /// Receives the outcome of the start, once.
     let outcome = Latch<Result<InProcessSSHChannel, StreamError>>()
     private var reported = false
@@ -63,6 +66,8 @@ final class SSH2Session: @unchecked Sendable {
     init(request: InProcessSSHRequest, options: SSH2Options, addresses: [SocketAddress]) {
         self.request = request
         self.options = options
+        knownHosts = KnownHostsFile(files: options.userKnownHosts + options.globalKnownHosts).narrowed(
+            to: [KnownHostsFile.lookupName(host: options.host, port: options.port), options.host.lowercased()])
         self.broker = request.broker
         self.addresses = addresses
         stage = "connecting to \(options.host) port \(options.port) (TCP)"
@@ -76,6 +81,16 @@ final class SSH2Session: @unchecked Sendable {
         deadlineTimer = broker.after(left) { [self] in
             guard phase != .running, phase != .closed else { return }
             fail(StreamError("Connection timed out. (after \(request.timeout) s, while \(stage))", kind: .timeout))
+        }
+        if let seconds = options.connectTimeout, Double(seconds) < left {
+            // ssh's ConnectTimeout: the TCP connect and the handshake only.
+            connectTimer = broker.after(Double(seconds)) { [self] in
+                guard phase == .tcp || phase == .handshake else { return }
+                fail(
+                    StreamError(
+                        "ssh: connect to host \(options.host) port \(options.port): Connection timed out "
+                            + "(ConnectTimeout \(seconds) s, while \(stage))", kind: .timeout))
+            }
         }
         connectNext()
     }
@@ -130,7 +145,7 @@ final class SSH2Session: @unchecked Sendable {
         libssh2_session_set_blocking(s, 0)
         for (method, list) in [
             (LIBSSH2_METHOD_KEX, SSH2Algorithms.kex),
-            (LIBSSH2_METHOD_HOSTKEY, KnownHosts.hostKeyPreference(session: s, options: options)),
+            (LIBSSH2_METHOD_HOSTKEY, KnownHosts.hostKeyPreference(options: options, files: knownHosts)),
             (LIBSSH2_METHOD_CRYPT_CS, SSH2Algorithms.cipher), (LIBSSH2_METHOD_CRYPT_SC, SSH2Algorithms.cipher),
             (LIBSSH2_METHOD_MAC_CS, SSH2Algorithms.mac), (LIBSSH2_METHOD_MAC_SC, SSH2Algorithms.mac),
             (LIBSSH2_METHOD_COMP_CS, SSH2Algorithms.compression), (LIBSSH2_METHOD_COMP_SC, SSH2Algorithms.compression),
@@ -148,7 +163,7 @@ final class SSH2Session: @unchecked Sendable {
         if rc == LIBSSH2_ERROR_EAGAIN { return waitForSocket() }
         guard rc == 0 else { return fail(StreamError("ssh: handshake with \(options.host) failed: \(lastError())")) }
         do {
-            try KnownHosts.check(session: s, options: options, policy: request.method.checkHostKeys)
+            try KnownHosts.check(session: s, options: options, files: knownHosts, policy: request.method.checkHostKeys)
         } catch {
             return fail(error)
         }
@@ -188,6 +203,7 @@ final class SSH2Session: @unchecked Sendable {
             self.pump = pump
             phase = .running
             deadlineTimer?.cancel()
+            connectTimer?.cancel()
             report(.success(opened))
             pump.startKeepalive()
             pump.pump()
@@ -253,6 +269,7 @@ final class SSH2Session: @unchecked Sendable {
         let wasLent = phase == .lent
         phase = .closed
         deadlineTimer?.cancel()
+        connectTimer?.cancel()
         pump?.stop()
         pump = nil
         if let side { broker.remove(side) }

@@ -158,7 +158,9 @@ struct SSH2Tests {
         let hashing = try runCapturing(["/usr/bin/ssh-keygen", "-H", "-f", hashed])
         #expect(hashing.status == .exited(0), "\(hashing.output)")
         #expect(String(decoding: try readWholeFile(hashed), as: UTF8.self).hasPrefix("|1|"))
-        func args(_ file: String) -> [String] { ["-o", "UserKnownHostsFile=\(file)", "-o", "GlobalKnownHostsFile=/dev/null"] }
+        func args(_ file: String) -> [String] {
+            ["-o", "UserKnownHostsFile=\(file)", "-o", "GlobalKnownHostsFile=/dev/null", "-o", "HashKnownHosts=no"]
+        }
         try withTestRouter { router in
             let unknown = expectFailure(.hostKey, within: 10) { _ = try ssh(router, "mitogen-key", args: args(empty)) }
             #expect(unknown == PromptDialect.sshHostKeyFailed)
@@ -177,6 +179,45 @@ struct SSH2Tests {
             expectFailure(.hostKey, within: 10) { _ = try ssh(router, "mitogen-key", args: args(changed)) }
             expectFailure(.hostKey, within: 10) { _ = try ssh(router, "mitogen-key", checkHostKeys: .accept, args: args(changed)) }
             #expect(try readWholeFile(changed) == Array(other.utf8), "accept rewrote a changed key")
+        }
+    }
+
+    @Test func wildcardLinesRevokedKeysAndHashedRecords() throws {
+        let server = try sshd()
+        let dir = makeTempDirectory()
+        let ed = String(decoding: try readWholeFile(server.directory + "/ssh_host_ed25519_key.pub"), as: UTF8.self)
+            .split(separator: " ").prefix(2).joined(separator: " ")
+        func file(_ name: String, _ text: String) throws -> [String] {
+            let path = dir + "/" + name
+            unlink(path)
+            try createPrivateFile(path).writeAll(Array(text.utf8))
+            return ["-o", "UserKnownHostsFile=\(path)", "-o", "GlobalKnownHostsFile=/dev/null"]
+        }
+        try withTestRouter { router in
+            // Only a wildcard line names the host: trusted, as ssh trusts it.
+            let wild = try ssh(router, "mitogen-key", args: try file("wild", "[127.0.0.*]:* \(ed)\n"))
+            #expect(try wild.callValue("os.getuid", timeout: 10).intValue == uid("mitogen-key"))
+            // A negation that names it: unknown, so enforce fails.
+            let negated = expectFailure(.hostKey, within: 10) {
+                _ = try ssh(router, "mitogen-key", args: try file("negated", "[127.0.0.*]:*,![127.0.0.1]:* \(ed)\n"))
+            }
+            #expect(negated == PromptDialect.sshHostKeyFailed)
+            // A revoked key is refused under enforce and accept, even though a line trusts it, and nothing is written.
+            let revoked = "[127.0.0.1]:\(server.port) \(ed)\n@revoked * \(ed)\n"
+            for policy in [SSHMethod.HostKeyPolicy.enforce, .accept] {
+                let args = try file("revoked", revoked)
+                let text = expectFailure(.hostKey, within: 10) { _ = try ssh(router, "mitogen-key", checkHostKeys: policy, args: args) }
+                #expect(text.hasPrefix(PromptDialect.sshHostKeyFailed) && text.contains("marked @revoked in \(dir)/revoked line 2"), "\(text)")
+                #expect(try readWholeFile(dir + "/revoked") == Array(revoked.utf8))
+            }
+            // accept under HashKnownHosts yes records a hashed name that ssh-keygen finds, and enforce then trusts.
+            let hashed = try file("hashed", "") + ["-o", "HashKnownHosts=yes"]
+            _ = try ssh(router, "mitogen-key", checkHostKeys: .accept, args: hashed)
+            let written = String(decoding: try readWholeFile(dir + "/hashed"), as: UTF8.self)
+            #expect(written.hasPrefix("|1|") && written.hasSuffix(" \(ed)\n"), "\(written)")
+            let found = try runCapturing(["/usr/bin/ssh-keygen", "-F", "[127.0.0.1]:\(server.port)", "-f", dir + "/hashed"])
+            #expect(found.output.contains("found: line 1"), "\(found.output)")
+            _ = try ssh(router, "mitogen-key", args: hashed)
         }
     }
 
@@ -297,7 +338,7 @@ struct SSH2Tests {
             let text = expectFailure(.stream, within: 5) {
                 _ = try ssh(router, "mitogen-key", args: ["-o", "ProxyJump=elsewhere"])
             }
-            #expect(text.contains("ProxyJump=elsewhere") && text.contains("not supported by the libssh2 transport"))
+            #expect(text.contains("ProxyJump elsewhere") && text.contains("not supported by the libssh2 transport"), "\(text)")
         }
         let hop = try SSHMethod(hop: "u@h:2222", options: [HopOption(key: "transport", value: "libssh2")])
         #expect(hop.transport == .libssh2)
