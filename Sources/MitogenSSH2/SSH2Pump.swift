@@ -79,7 +79,9 @@ final class SSH2Pump: @unchecked Sendable {
     ///
     /// Every libssh2 channel read or write starts by reading the socket (a
     /// `recv`, usually `EAGAIN`), so the channel is read only when the socket
-    /// woke us (`socketReady`) or libssh2 already holds data for it (asked
+    /// woke us, or may have input buffered that it has not parsed yet
+    /// (`socketReady`: after starting the command and after a keepalive), or
+    /// libssh2 already holds parsed data for it (asked
     /// without a syscall), and the local side is read again only after a full
     /// chunk (level-triggered epoll wakes us for the rest). A call's round
     /// trip costs five syscalls here instead of fourteen.
@@ -89,6 +91,7 @@ final class SSH2Pump: @unchecked Sendable {
         // local sides full they wait (wantsSocketInput).
         var socketPending = socketReady
         var localMayHaveMore = !socketReady
+        var idleRounds = 0
         while !stopped {
             var moved = false
             if toLocal.isEmpty && !channelEOF && (socketPending || queued(0)) {
@@ -107,7 +110,13 @@ final class SSH2Pump: @unchecked Sendable {
                 moved = n > 0 || localEOF || moved
             }
             if !toChannel.isEmpty { moved = writeChannel() || moved }
-            if !moved { break }
+            if moved { continue }
+            // A channel write reads the socket too, and what it took in has no
+            // socket event of its own: go round again if that can move.
+            let stdoutQueued = toLocal.isEmpty && !channelEOF && queued(0)
+            let stderrQueued = toErrors.isEmpty && queued(1) && !queued(0)
+            idleRounds += 1
+            guard (stdoutQueued || stderrQueued) && idleRounds <= 2 else { break }
         }
         guard !stopped else { return }
         // An EOF that came with the last data has no socket event of its own.
@@ -269,6 +278,7 @@ final class SSH2Pump: @unchecked Sendable {
                 _ = libssh2_keepalive_send(self.session, &next)
             }
             self.scheduleKeepalive(interval, limit: limit)
+            self.pump(socketReady: true)  // whatever libssh2 took in meanwhile
         }
     }
 

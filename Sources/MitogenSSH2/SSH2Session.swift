@@ -206,7 +206,10 @@ final class SSH2Session: @unchecked Sendable {
             connectTimer?.cancel()
             report(.success(opened))
             pump.startKeepalive()
-            pump.pump()
+            // libssh2 returns from the exec as soon as the server's answer is
+            // in, and may hold, unparsed, the first stage's output that came
+            // in the same read: no socket event will announce it.
+            pump.pump(socketReady: true)
         } catch {
             fail(error)
         }

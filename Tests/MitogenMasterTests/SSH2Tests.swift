@@ -358,7 +358,10 @@ struct SSH2Tests {
                 startJoinableThread(name: "fan-out") {
                     while next.add(1, ordering: .relaxed).oldValue < hosts {
                         do {
-                            let ctx = try ssh(router, "mitogen-key", timeout: 60)
+                            // The keepalive (60 s) cannot rescue a stalled start
+                            // within the connect timeout: input libssh2 took in while
+                            // starting the command must reach the stream at once.
+                            let ctx = try ssh(router, "mitogen-key", timeout: 20, keepaliveInterval: 60)
                             contexts.withLock { $0.append(ctx) }
                         } catch {
                             failures.withLock { $0.append("\(error)") }
