@@ -51,7 +51,17 @@ enum ForkServerMain {
                 close(fds[0])
                 close(fds[1])
                 signal(SIGCHLD, SIG_DFL)
-                ExternalContext.main(arguments: [CommandLine.arguments[0], "mitogen:" + request[0], String(request[1])])
+                let arguments = [CommandLine.arguments[0], "mitogen:" + request[0], String(request[1])]
+                // The context runs on a new thread, never on this one: Swift's
+                // Mutex caches each thread's id in thread-local storage, which
+                // fork() copies, so this thread would lock with the server's
+                // id. Uncontended that goes unseen; contended, the kernel's
+                // priority-inheritance futex refuses it and Swift traps
+                // ("Unknown error occurred while attempting to acquire a
+                // Mutex"). A new thread starts with an empty cache.
+                let thread = startJoinableThread(name: "mitogen.main") { ExternalContext.main(arguments: arguments) }
+                pthread_join(thread, nil)
+                _exit(0)  // not reached: the context exits the process
             }
             let err = errno
             close(fds[0])
