@@ -199,3 +199,24 @@ import MitogenLib
         }
     }
 }
+
+/// The ids a child stream sent to: bounded, forgotten once dead, and past the
+/// bound the stream hears of every loss instead of missing one.
+@Suite struct EgressSetTests {
+    @Test func deadIDsLeaveAndOverflowMeansEveryLossIsTold() {
+        var set = EgressSet()
+        let capacity = UInt32(EgressSet.capacity)
+        set.note(7)
+        var told = [set.takeLoss(7), set.takeLoss(7), set.takeLoss(8)]
+        #expect(told == [true, false, false])  // told once, then forgotten; never named, never told
+        for id in 0..<capacity { set.note(id) }
+        set.note(5)  // already there: no overflow
+        #expect(set.ids.count == EgressSet.capacity && !set.overflowed)
+        told = [set.takeLoss(1)]  // a loss frees a place...
+        set.note(capacity)  // ...that a new id takes
+        #expect(told == [true] && !set.overflowed && set.ids.contains(capacity))
+        set.note(capacity + 1)  // no room: from now on every loss is told
+        told = [set.takeLoss(capacity + 1), set.takeLoss(4_000_000)]
+        #expect(set.overflowed && told == [true, true])
+    }
+}

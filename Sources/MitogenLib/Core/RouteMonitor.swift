@@ -121,7 +121,8 @@ extension Router {
     }
 
     /// Sends DEL_ROUTE for `ids` up to the parent and down to every child
-    /// stream (other than `except`) that has sent messages to them.
+    /// stream (other than `except`) that has sent messages to them, which
+    /// then forget them (a dead id no longer takes room in their sets).
     func propagateLoss(_ ids: [UInt32], except: Stream?) {
         guard !ids.isEmpty else { return }
         let children = routesSnapshot().map(\.1).filter { $0 !== except }
@@ -130,7 +131,7 @@ extension Router {
             if let parent = parentIDs.first {
                 route(Message(dstID: parent, handle: Handle.delRoute, data: data).from(contextID))
             }
-            for stream in children where stream.egressIDs.contains(id) {
+            for stream in children where stream.egress.takeLoss(id) {
                 _ = try? stream.send(Message(dstID: stream.remoteID, handle: Handle.delRoute, data: data).from(contextID))
             }
         }

@@ -334,7 +334,7 @@ public final class Router: @unchecked Sendable {
                 return
             }
             if let stamp = ingress.authID { msg.authID = stamp }
-            if ingress.egressIDs.count < Stream.maxEgressIDs { ingress.egressIDs.insert(msg.dstID) }
+            ingress.egress.note(msg.dstID)
         }
         if msg.dstID == contextID {
             invoke(msg, from: ingress)

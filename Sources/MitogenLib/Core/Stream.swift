@@ -71,7 +71,7 @@ package enum StreamSendResult: Equatable {
 /// broker thread checks that mark first, so a closed (or reused) descriptor
 /// is never watched or written.
 public final class Stream: @unchecked Sendable {
-    // @unchecked: `decoder`, `handshake`, `egressIDs`, `disconnectHooks` and the
+    // @unchecked: `decoder`, `handshake`, `egress`, `disconnectHooks` and the
     // sides' handlers are touched only on the broker thread; everything other
     // threads reach is in `tx` (a Mutex) or atomics.
 
@@ -93,10 +93,8 @@ public final class Stream: @unchecked Sendable {
     package let txSide: BrokerSide
     var decoder: FrameDecoder
     package var handshake: (any StreamHandshake)?
-    /// Destination ids seen arriving on this stream (for DEL_ROUTE
-    /// propagation), at most `maxEgressIDs` of them.
-    var egressIDs: Set<UInt32> = []
-    static let maxEgressIDs = 1 << 16
+    /// Destination ids seen arriving on this stream (for DEL_ROUTE propagation).
+    var egress = EgressSet()
     /// The ids this stream's subtree was given (its own id, id blocks): the
     /// only ids it may claim routes for with ADD_ROUTE.
     package let grantedIDs = Lock(IDRanges())
