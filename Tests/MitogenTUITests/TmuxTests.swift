@@ -139,6 +139,30 @@ struct TmuxTests {
         t.quitCleanly()
     }
 
+    /// `:timeout` with contexts marked sets their deadline, and a call on many
+    /// honours it (it used to wait the fixed 60 s).
+    @Test func timeoutOnMarkedContextsBoundsTheirCallOnMany() throws {
+        let t = try TmuxDriver(width: 140, height: 40)
+        defer { t.close() }
+        t.waitFor("connected")
+        t.keys(":")
+        t.type("open local?name=m1; local?name=m2")
+        t.keys("Enter")
+        guard t.waitFor("opened 2 targets, all marked", timeout: 30) != nil else { return }
+        t.keys(":")
+        t.type("timeout 1")
+        t.keys("Enter")
+        t.waitFor("calls to 2 marked contexts now have a 1.0 s deadline")
+        t.keys(":")
+        t.type("call time.sleep(30)")
+        t.keys("Enter")
+        guard let s = t.waitFor("2/2 done, 2 failed", timeout: 10) else { return }
+        #expect(s.range(of: "m1 +error", options: .regularExpression) != nil, "\(s)")
+        t.keys("Escape")
+        t.waitGone("ELAPSED")
+        t.quitCleanly(allowingStderrNotice: true)
+    }
+
     @Test func sigkillOfAChildShowsItGoneAndErrorsItsCalls() throws {
         let t = try TmuxDriver(width: 120, height: 40)
         defer { t.close() }

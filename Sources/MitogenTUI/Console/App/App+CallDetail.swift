@@ -47,8 +47,15 @@ extension App {
         }
     }
 
-    /// `:timeout`: the selected context's console calls carry this deadline.
+    /// `:timeout`: the console's calls to the marked contexts (or, with none
+    /// marked, the selected one) carry this deadline, calls on many included.
     func setCallTimeout(_ seconds: Double?) {
+        let marked = snapshot.contexts.filter { state.fleet.marked.contains($0.id) }.map(\.id)
+        if !marked.isEmpty {
+            for id in marked { state.callTimeouts[id] = seconds }
+            return setStatus(seconds.map { "calls to \(marked.count) marked contexts now have a \($0) s deadline" }
+                ?? "calls to \(marked.count) marked contexts have no deadline")
+        }
         guard let id = state.selectedID, let info = snapshot.context(id) else { return setStatus("select a context first", error: true) }
         state.callTimeouts[id] = seconds
         setStatus(seconds.map { "calls to \(info.name) now have a \($0) s deadline" } ?? "calls to \(info.name) have no deadline")

@@ -18,7 +18,7 @@ enum FleetUpdate: Sendable {
 /// marks (space, `*`, `:mark`), and `:call` on every marked context with
 /// its results table (the `.fleet` overlay).
 extension App {
-    /// Seconds a call on many may take before its row says so.
+    /// Seconds a call on many may take, for contexts without a `:timeout`.
     static let fleetCallTimeout = 60.0
 
     func loadInventory(_ path: String) {
@@ -127,6 +127,8 @@ extension App {
         state.fleet.table = FleetTable(expression: text, hosts: ids.map { (label: $0.0, contextID: $0.1) }, now: monotonicNow())
         state.overlay = .fleet
         let contexts = ids.map { router.context(byID: $0.1, name: $0.0) }
+        // Each context's `:timeout`, else the fleet default.
+        let timeouts = ids.map { state.callTimeouts[$0.1] ?? App.fleetCallTimeout }
         let queue = Latch<Int>()
         for i in contexts.indices { try? queue.put(i) }
         let wake = self.wake
@@ -136,7 +138,7 @@ extension App {
                 while let i = try? queue.get(block: false) {
                     do {
                         let value = try contexts[i].callValue(
-                            expression.function, args: expression.args, kwargs: expression.kwargs, timeout: App.fleetCallTimeout)
+                            expression.function, args: expression.args, kwargs: expression.kwargs, timeout: timeouts[i])
                         wake.post(.fleet(.callDone(serial: serial, index: i, ok: true, text: value.pythonRepr)))
                     } catch {
                         var message = "\(error)"
