@@ -145,17 +145,11 @@ struct TmuxTests {
         let t = try TmuxDriver(width: 140, height: 40)
         defer { t.close() }
         t.waitFor("connected")
-        t.keys(":")
-        t.type("open local?name=m1; local?name=m2")
-        t.keys("Enter")
+        t.command("open local?name=m1; local?name=m2")
         guard t.waitFor("opened 2 targets, all marked", timeout: 30) != nil else { return }
-        t.keys(":")
-        t.type("timeout 1")
-        t.keys("Enter")
+        t.command("timeout 1")
         t.waitFor("calls to 2 marked contexts now have a 1.0 s deadline")
-        t.keys(":")
-        t.type("call time.sleep(30)")
-        t.keys("Enter")
+        t.command("call time.sleep(30)")
         guard let s = t.waitFor("2/2 done, 2 failed", timeout: 10) else { return }
         #expect(s.range(of: "m1 +error", options: .regularExpression) != nil, "\(s)")
         t.keys("Escape")
