@@ -133,6 +133,22 @@ struct SSH2Tests {
         }
     }
 
+    /// An operator who never answers the keyboard-interactive prompt: the
+    /// connect still ends at its timeout, naming the authentication stage.
+    @Test func aPromptNobodyAnswersTimesOutWhileAuthenticating() throws {
+        let release = Latch<Bool>()
+        defer { try? release.put(true) }  // lets the waiting callback return
+        try withTestRouter { router in
+            let text = expectFailure(.timeout, within: 6) {
+                _ = try ssh(router, "mitogen-pw", key: nil, timeout: 2) { _ in
+                    _ = try? release.get(timeout: 60)
+                    return nil
+                }
+            }
+            #expect(text == "Connection timed out. (after 2.0 s, while keyboard-interactive authentication as mitogen-pw)")
+        }
+    }
+
     @Test func aPassphraseKeyAsksTheCallback() throws {
         let key = TestHosts.keyDirectory + "/id_ed25519_pp"
         let asked = Mutex<[String]>([])
