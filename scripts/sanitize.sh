@@ -30,8 +30,8 @@ for kind in ${*:-thread address}; do
             swift test --sanitize="$kind" --scratch-path "$scratch" --skip-build --filter "$suites" >"$log" 2>&1
     }
     # A test that fails (not a sanitizer report: those are counted below) is
-    # retried once, loudly: a rare crash of a forked grandchild is under
-    # investigation (see the README's known gaps); a second failure fails.
+    # retried once, loudly, as scripts/test.sh does: timing windows on two
+    # busy cores; a second failure fails.
     if ! run_suites; then
         grep -E "^✘" "$log" | head -20
         echo "sanitize.sh: RETRY: tests failed under $kind sanitizer once (first log above); running them again"
