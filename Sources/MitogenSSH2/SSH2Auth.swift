@@ -4,6 +4,7 @@ import MitogenCore
 import MitogenMaster
 import MitogenSys
 import MitogenWire
+import Synchronization
 
 /// One way of logging in, tried in order.
 enum SSH2AuthAttempt: Equatable {
@@ -213,6 +214,7 @@ extension SSH2Session {
         // The session pointer crosses to the lending thread, which alone uses it until the hand-back.
         let lent = LentSession(pointer: s)
         phase = .lent
+        promptsLent.store(true, ordering: .releasing)
         stage = "keyboard-interactive authentication as \(options.user)"
         pauseSocket()
         let fd = self.fd
@@ -236,6 +238,7 @@ extension SSH2Session {
     }
 
     private func lentAuthEnded(_ rc: Int32) {
+        promptsLent.store(false, ordering: .releasing)
         guard phase == .lent else {
             // Failed (timed out) while lent: the session is ours to free now.
             release()
@@ -259,7 +262,7 @@ extension SSH2Session {
             auth.passwordRejected = true
             return nil
         }
-        if phase == .lent, let ask = request.promptCallback {
+        if promptsLent.load(ordering: .acquiring), let ask = request.promptCallback {
             if let reply = ask(prompt) { return reply }
         }
         auth.unanswered = prompt

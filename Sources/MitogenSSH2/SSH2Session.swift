@@ -3,6 +3,7 @@ import Glibc
 import MitogenCore
 import MitogenMaster
 import MitogenSys
+import Synchronization
 
 /// One SSH connection driven by the master's broker: non-blocking TCP
 /// connect, libssh2 handshake, host key check, authentication, a session
@@ -57,6 +58,10 @@ final class SSH2Session: @unchecked Sendable {
     var stage: String
     var auth = SSH2AuthState()
     private var pump: SSH2Pump?
+    /// True while a keyboard-interactive login runs on a lent thread: what the
+    /// prompt responder, on that thread, reads instead of `phase`, which the
+    /// broker may change meanwhile (a connect timeout closes the session).
+    let promptsLent = Atomic<Bool>(false)
     private var deadlineTimer: BrokerTimer?
     private var connectTimer: BrokerTimer?
     /// Receives the outcome of the start, once.
@@ -150,7 +155,10 @@ final class SSH2Session: @unchecked Sendable {
             (LIBSSH2_METHOD_MAC_CS, SSH2Algorithms.mac), (LIBSSH2_METHOD_MAC_SC, SSH2Algorithms.mac),
             (LIBSSH2_METHOD_COMP_CS, SSH2Algorithms.compression), (LIBSSH2_METHOD_COMP_SC, SSH2Algorithms.compression),
         ] {
-            _ = libssh2_session_method_pref(s, Int32(method), list)
+            // Only names this libssh2 knows: 1.10 strips unknown ones with an
+            // overlapping memcpy (AddressSanitizer reports it).
+            let usable = Self.supported(by: s, Int32(method), list)
+            if !usable.isEmpty { _ = libssh2_session_method_pref(s, Int32(method), usable) }
         }
         phase = .handshake
         stage = "the SSH handshake with \(options.host) port \(options.port)"
@@ -239,6 +247,16 @@ final class SSH2Session: @unchecked Sendable {
         guard let side else { return }
         broker.stopReceive(side)
         broker.stopTransmit(side)
+    }
+
+    /// The names of comma-separated `list` that libssh2 supports for `method`, in order.
+    static func supported(by s: OpaquePointer, _ method: Int32, _ list: String) -> String {
+        var algorithms: UnsafeMutablePointer<UnsafePointer<CChar>?>?
+        let count = libssh2_session_supported_algs(s, method, &algorithms)
+        guard count > 0, let algorithms else { return list }  // cannot tell: leave it to libssh2
+        defer { libssh2_free(s, algorithms) }
+        let known = Set((0..<Int(count)).compactMap { algorithms[$0].map { String(cString: $0) } })
+        return list.split(separator: ",").filter { known.contains(String($0)) }.joined(separator: ",")
     }
 
     /// libssh2's last error message.
