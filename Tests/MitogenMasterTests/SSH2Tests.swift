@@ -308,19 +308,9 @@ struct SSH2Tests {
 
     @Test func aSilentHostTimesOutNamingTheStage() throws {
         // A listening socket nobody accepts on: TCP completes, SSH never speaks.
-        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(listener) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        try withUnsafeMutablePointer(to: &address) { p in
-            try p.withMemoryRebound(to: sockaddr.self, capacity: 1) { a in
-                try #require(bind(listener, a, length) == 0 && listen(listener, 8) == 0)
-                try #require(getsockname(listener, a, &length) == 0)
-            }
-        }
-        let port = Int(UInt16(bigEndian: address.sin_port))
+        let listener = try SilentListener()
+        defer { close(listener.fd) }
+        let port = listener.port
         try withTestRouter { router in
             let text = expectFailure(.timeout, within: 5) {
                 _ = try router.ssh(hostname: "127.0.0.1", port: port, transport: .libssh2, connectTimeout: 1)
