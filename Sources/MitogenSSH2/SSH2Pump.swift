@@ -78,13 +78,12 @@ final class SSH2Pump: @unchecked Sendable {
     /// Moves everything that can move now, then sets each descriptor's interest.
     ///
     /// Every libssh2 channel read or write starts by reading the socket (a
-    /// `recv`, usually `EAGAIN`), so the channel is read only when the socket
-    /// woke us, or may have input buffered that it has not parsed yet
-    /// (`socketReady`: after starting the command and after a keepalive), or
-    /// libssh2 already holds parsed data for it (asked
-    /// without a syscall), and the local side is read again only after a full
-    /// chunk (level-triggered epoll wakes us for the rest). A call's round
-    /// trip costs five syscalls here instead of fourteen.
+    /// `recv`, usually `EAGAIN`). So the channel is read only when libssh2
+    /// may have input (`socketReady`: the socket woke us, or the command just
+    /// started, or a keepalive went out) or already holds parsed data for it
+    /// (asked without a syscall); the local side is read again only after a
+    /// full chunk (level-triggered epoll wakes us for the rest). A call's
+    /// round trip costs five syscalls here instead of fourteen.
     func pump(socketReady: Bool = false) {
         guard !stopped else { return }
         // Bytes in the socket that only a channel read takes in; with both
@@ -139,7 +138,6 @@ final class SSH2Pump: @unchecked Sendable {
     /// Reads one chunk of `stream` (0 stdout, 1 stderr) into the matching
     /// local side, writing it at once where possible.
     /// - Returns: the bytes read; 0 when nothing was there (or at EOF).
-    @discardableResult
     private func readChannel(stream: Int32) -> Int {
         guard !stopped else { return 0 }
         return withUnsafeTemporaryAllocation(byteCount: Self.chunk, alignment: 16) { buf in
